@@ -1,0 +1,1 @@
+# Fingerprints, batches, votes and releases arrive with the batch issue.

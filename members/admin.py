@@ -1,0 +1,171 @@
+"""Staff administration of members, users, tokens and keys. Writes go through members.services,
+so the admin leaves the same audit entries as the API."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+
+from consortium.audit.services import Actor
+from consortium.errors import DomainError
+from members.models import ApiToken, Member, MemberKey, User
+from members.services.keys import key_revoke
+from members.services.members import member_create, member_set_status
+from members.services.tokens import token_revoke
+from members.services.users import user_create, user_set_role
+
+
+class UserInline(admin.TabularInline):
+    model = User
+    fields = ["username", "role", "is_active", "last_login"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class KeyInline(admin.TabularInline):
+    model = MemberKey
+    fields = ["kid", "name", "created", "revoked"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "status", "user_count", "active_keys", "created"]
+    list_filter = ["status"]
+    search_fields = ["slug", "name"]
+    actions = ["suspend", "reactivate"]
+    inlines = [UserInline, KeyInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Member | None = None) -> list[str]:
+        # Status changes only through the actions, so that each one is logged by the service.
+        return ["slug", "status", "created"] if obj else ["status", "created"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Member]:
+        return super().get_queryset(request).annotate(
+            _users=Count("users", distinct=True),
+            _keys=Count("keys", filter=Q(keys__revoked__isnull=True), distinct=True),
+        )
+
+    @admin.display(description="users", ordering="_users")
+    def user_count(self, obj: Member) -> int:
+        return obj._users
+
+    @admin.display(description="active keys", ordering="_keys")
+    def active_keys(self, obj: Member) -> int:
+        return obj._keys
+
+    def save_model(self, request: HttpRequest, obj: Member, form: Any, change: bool) -> None:
+        if change:
+            Member.objects.filter(pk=obj.pk).update(name=obj.name)  # the name is not audited state
+            return
+        created = member_create(actor=Actor.of(request.user), slug=obj.slug, name=obj.name)
+        obj.pk = created.pk
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # members are suspended, never deleted: their history must stay
+
+    @admin.action(description="Suspend selected members (their tokens stop working at once)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
+        moved = sum(member_set_status(actor=Actor.of(request.user), member=m, status=Member.Status.SUSPENDED) for m in queryset)
+        self.message_user(request, f"Suspended {moved} member(s).", messages.SUCCESS)
+
+    @admin.action(description="Reactivate selected members")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
+        moved = sum(member_set_status(actor=Actor.of(request.user), member=m, status=Member.Status.ACTIVE) for m in queryset)
+        self.message_user(request, f"Reactivated {moved} member(s).", messages.SUCCESS)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "member", "role", "is_staff", "is_active", "last_login"]
+    list_filter = ["role", "is_staff", "is_active", "member"]
+    search_fields = ["username", "email", "member__slug"]
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Membership", {"fields": ("member", "role")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "member", "role", "password1", "password2")}),)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
+        return ["member", "last_login", "date_joined"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        actor = Actor.of(request.user)
+        try:
+            if not change:
+                created = user_create(
+                    actor=actor,
+                    username=obj.username,
+                    member=obj.member,
+                    role=obj.role,
+                    password=form.cleaned_data.get("password1"),
+                )
+                obj.pk = created.pk
+                return
+            old_role = User.objects.values_list("role", flat=True).get(pk=obj.pk)
+            new_role, obj.role = obj.role, old_role
+            super().save_model(request, obj, form, change)  # profile fields; the role below
+            if new_role != old_role:
+                user_set_role(actor=actor, user=obj, role=new_role)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are listed and revoked here; the secret exists only in the answer that created it."""
+
+    list_display = ["prefix", "user", "name", "created", "expires", "last_used", "revoked"]
+    list_filter = ["revoked", "user__member"]
+    search_fields = ["prefix", "user__username", "name"]
+    fields = ["prefix", "user", "name", "created", "expires", "last_used", "revoked"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # created by `manage.py token_create` or the API, which show the secret once
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        moved = sum(token_revoke(actor=Actor.of(request.user), token=t) for t in queryset.select_related("user"))
+        self.message_user(request, f"Revoked {moved} token(s).", messages.SUCCESS)
+
+
+@admin.register(MemberKey)
+class MemberKeyAdmin(admin.ModelAdmin):
+    list_display = ["kid", "member", "name", "created", "revoked"]
+    list_filter = ["member", "revoked"]
+    search_fields = ["kid", "member__slug", "name"]
+    fields = ["kid", "member", "name", "public_jwk", "created", "created_by", "revoked"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # members register their own keys through the API
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected keys (new signatures by them are refused)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[MemberKey]) -> None:
+        moved = sum(key_revoke(actor=Actor.of(request.user), key=k) for k in queryset.select_related("member"))
+        self.message_user(request, f"Revoked {moved} key(s).", messages.SUCCESS)
