@@ -106,8 +106,8 @@ def flatten_errors(detail: Any, pointer: str = "") -> Iterable[dict[str, str]]:
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's exception handler, answering every error as a problem document."""
     if isinstance(exc, DomainError):
-        errors = None
-        if exc.pointer is not None:
+        errors = exc.errors
+        if errors is None and exc.pointer is not None:
             errors = [{"pointer": exc.pointer, "code": exc.code, "message": exc.message}]
         exc = Problem(exc.status, exc.message, slug=exc.slug, title=exc.title, errors=errors)
     elif isinstance(exc, Http404):
@@ -202,16 +202,20 @@ def body_too_large(limit: int) -> dict[str, Any]:
     )
 
 
+def body_limit_of(view: Any) -> int:
+    """A view's body limit: the setting its `max_body_setting` names, else API_MAX_BODY_BYTES."""
+    return getattr(settings, getattr(view, "max_body_setting", "API_MAX_BODY_BYTES"))
+
+
 def body_limit_for(request: HttpRequest) -> int:
-    """The body limit of the view a request is routed to (its `max_body_bytes`), else the default."""
+    """The body limit of the view a request is routed to."""
     from django.urls import Resolver404, resolve
 
     try:
         match = resolve(request.path_info)
     except Resolver404:
         return settings.API_MAX_BODY_BYTES
-    view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
-    return getattr(view_class, "max_body_bytes", None) or settings.API_MAX_BODY_BYTES
+    return body_limit_of(getattr(match.func, "cls", None) or getattr(match.func, "view_class", None))
 
 
 class BodySizeLimitMiddleware:
@@ -251,7 +255,7 @@ class LimitedJSONParser(parsers.JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
         parser_context = parser_context or {}
         view = parser_context.get("view")
-        limit = getattr(view, "max_body_bytes", None) or settings.API_MAX_BODY_BYTES
+        limit = body_limit_of(view)
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise Problem(413, body_too_large(limit)["detail"], slug="body-too-large")

@@ -9,11 +9,20 @@ class DomainError(Exception):
     slug = "refused"
     title = "Request refused"
 
-    def __init__(self, message: str, *, pointer: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        pointer: str | None = None,
+        code: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.pointer = pointer
         self.code = code or self.slug
+        # Several `{pointer, code, message}` rows, when one refusal has many reasons.
+        self.errors = errors
 
 
 class InvalidInput(DomainError):
@@ -38,3 +47,9 @@ class NotFound(DomainError):
     status = 404
     slug = "not-found"
     title = "Not Found"
+
+
+class InvalidSignature(DomainError):
+    status = 422
+    slug = "invalid-signature"
+    title = "Invalid signature"

@@ -212,12 +212,27 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "batch-sweep-received": {"task": "hashes.tasks.batch_sweep_received", "schedule": 300.0},
+}
+
+# --- PDQ index ------------------------------------------------------------------------------------
+
+# Where each machine keeps its snapshot of the published PDQ index (memory-mapped by every
+# process on the machine, rebuilt by one of them at a time).
+PDQ_INDEX_DIR = Path(env_str("PDQ_INDEX_DIR", str(VAR_DIR / "pdq-index")))
+# Changes applied on top of a snapshot before a process writes a fresh one.
+PDQ_INDEX_SNAPSHOT_EVERY = env_int("PDQ_INDEX_SNAPSHOT_EVERY", 100_000, minimum=1)
 
 # --- API -----------------------------------------------------------------------------------------
 
 # Request bodies above this many bytes are refused with 413 before they are read.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+# Batch submissions (up to 100,000 items) have their own, larger limit.
+BATCH_MAX_BODY_BYTES = env_int("BATCH_MAX_BODY_BYTES", 64 * 1024 * 1024, minimum=1024)
+# Django's own cap on bodies it reads into memory: above ours, so that API bodies are judged by
+# the per-endpoint limits (413 problems) and the admin's forms stay capped.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, BATCH_MAX_BODY_BYTES)
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "3000/min")
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100, minimum=1)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000, minimum=1)
@@ -256,6 +271,24 @@ SPECTACULAR_SETTINGS = {
 CONSORTIUM_SIGNING_KEY = env_secret("CONSORTIUM_SIGNING_KEY")
 if REQUIRE_KEYS and not CONSORTIUM_SIGNING_KEY:
     raise ImproperlyConfigured("Set CONSORTIUM_SIGNING_KEY (or CONSORTIUM_SIGNING_KEY_FILE).")
+
+# --- transparency log (audit checkpoints, PROTOCOL §9) -------------------------------------------
+
+# The log's origin: the first line of every checkpoint and the name of the key that signs them.
+CONSORTIUM_LOG_ORIGIN = env_str("CONSORTIUM_LOG_ORIGIN", "consortium.example/audit")
+if not CONSORTIUM_LOG_ORIGIN or any(c.isspace() or c == "+" for c in CONSORTIUM_LOG_ORIGIN):
+    raise ImproperlyConfigured(f"CONSORTIUM_LOG_ORIGIN={CONSORTIUM_LOG_ORIGIN!r} may not be empty or hold spaces or '+'.")
+# The checkpoint key: a private Ed25519 JWK, a note signer key (PRIVATE+KEY+<origin>+…) or a hex
+# seed. Unset: generated into VAR_DIR/log-key.jwk unless REQUIRE_KEYS.
+CONSORTIUM_LOG_KEY = env_secret("CONSORTIUM_LOG_KEY")
+if REQUIRE_KEYS and not CONSORTIUM_LOG_KEY:
+    raise ImproperlyConfigured("Set CONSORTIUM_LOG_KEY (or CONSORTIUM_LOG_KEY_FILE).")
+# Seconds between checkpoint signings by celery beat (nothing is signed when the log did not grow).
+AUDIT_CHECKPOINT_INTERVAL = env_int("AUDIT_CHECKPOINT_INTERVAL", 60, minimum=1)
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+    "task": "consortium.audit.tasks.audit_checkpoint",
+    "schedule": float(AUDIT_CHECKPOINT_INTERVAL),
+}
 
 # --- static files, i18n, logging -----------------------------------------------------------------
 

@@ -18,6 +18,8 @@ api_v1 = [
     ),
     path("keys", views.JWKSView.as_view(), name="consortium-keys"),
     path("", include("members.api.urls")),
+    path("audit/", include("consortium.audit.api.urls")),
+    path("", include("hashes.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,1 +1,172 @@
-# Fingerprints, batches, votes and releases arrive with the batch issue.
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from members.models import Member, MemberKey, User
+
+
+class Label(models.Model):
+    """A slug of the consortium's taxonomy that fingerprints carry (PROTOCOL §3)."""
+
+    class Dimension(models.TextChoices):
+        PRODUCER = "producer", "Producer (entity or attacker behind the content)"
+        CONTENT_TYPE = "content_type", "Content type"
+        BEHAVIOUR = "behaviour", "Behavioural element"
+        INCIDENT = "incident", "Declared content incident"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    dimension = models.CharField(max_length=16, choices=Dimension.choices)
+    description = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    # Retired labels stay on what carries them, but new submissions may not use them.
+    retired = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dimension", "slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(dimension__in=["producer", "content_type", "behaviour", "incident"]),
+                name="%(app_label)s_%(class)s_dimension_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.slug} ({self.get_dimension_display()})"
+
+
+class Policy(models.Model):
+    """The consortium's one voting and matching policy (the row with id 1)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    approvals_required = models.PositiveSmallIntegerField(default=2)
+    rejections_required = models.PositiveSmallIntegerField(default=2)
+    voting_window = models.PositiveIntegerField(default=72 * 3600, help_text="seconds")
+    pdq_max_distance = models.PositiveSmallIntegerField(default=31)
+    pdq_min_quality = models.PositiveSmallIntegerField(default=50)
+    dispute_threshold = models.PositiveSmallIntegerField(default=2)
+    incident_approvals_required = models.PositiveSmallIntegerField(default=1)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "policy"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="%(app_label)s_%(class)s_singleton"),
+            models.CheckConstraint(condition=models.Q(pdq_max_distance__lte=31), name="%(app_label)s_%(class)s_pdq_distance_lte_31"),
+            models.CheckConstraint(condition=models.Q(pdq_min_quality__lte=100), name="%(app_label)s_%(class)s_pdq_quality_lte_100"),
+        ]
+
+    def __str__(self) -> str:
+        return "Consortium policy"
+
+
+class Fingerprint(models.Model):
+    """One published `(kind, value)`, stored once however many members submitted it."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RETRACTED = "retracted", "Retracted"
+
+    kind = models.CharField(max_length=32)
+    value = models.CharField(max_length=2048)
+    labels = models.JSONField(default=list)
+    quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # Release seqs that added and removed it: the PDQ index catches up from its watermark with
+    # "added_seq > w" and "removed_seq > w" (indexes below).
+    added_seq = models.BigIntegerField(null=True, blank=True)
+    removed_seq = models.BigIntegerField(null=True, blank=True)
+    first_batch = models.ForeignKey("Batch", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # Serves exact dedup and exact match: (kind, value) look-ups.
+            models.UniqueConstraint(fields=["kind", "value"], name="%(app_label)s_%(class)s_unique_kind_value"),
+        ]
+        indexes = [
+            models.Index(fields=["added_seq"], name="hashes_fp_added_seq"),
+            models.Index(fields=["removed_seq"], name="hashes_fp_removed_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class Batch(models.Model):
+    """A member's signed submission of fingerprints, from receipt to decision and release."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received (deduplicating)"
+        VOTING = "voting", "Voting"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        PUBLISHED = "published", "Published"
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="batches")
+    ref = models.CharField(max_length=128)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    # The signed document: JCS bytes of the payload as verified, and the detached JWS.
+    payload_jcs = models.BinaryField()
+    payload_sha256 = models.CharField(max_length=64)
+    signature = models.TextField()
+    key = models.ForeignKey(MemberKey, on_delete=models.PROTECT, related_name="batches")
+    issued_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+    labels = models.JSONField(default=list)
+    item_count = models.PositiveIntegerField()
+    new_count = models.PositiveIntegerField(null=True, blank=True)
+    duplicate_count = models.PositiveIntegerField(null=True, blank=True)
+    near_duplicate_count = models.PositiveIntegerField(null=True, blank=True)
+    submitted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    received = models.DateTimeField(default=timezone.now)
+    voting_opened = models.DateTimeField(null=True, blank=True)
+    decided = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "batches"
+        constraints = [
+            # A ref names one submission of a member: replays are answered from it.
+            models.UniqueConstraint(fields=["member", "ref"], name="%(app_label)s_%(class)s_unique_member_ref"),
+        ]
+        indexes = [models.Index(fields=["status", "id"], name="hashes_batch_status_id")]
+
+    def __str__(self) -> str:
+        return f"{self.member.slug}/{self.ref}"
+
+
+class BatchItem(models.Model):
+    """One fingerprint of a batch, normalized, with its deduplication outcome."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        NEW = "new", "New"
+        DUPLICATE = "duplicate", "Duplicate"
+        NEAR_DUPLICATE = "near_duplicate", "Near duplicate"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
+    # 0-based position in the payload's items: /payload/items/<position>.
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=32)
+    value = models.CharField(max_length=2048)
+    labels = models.JSONField(default=list)
+    quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    # What it duplicates: a published fingerprint, or an earlier item of the same batch.
+    match_fingerprint = models.ForeignKey(Fingerprint, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    match_position = models.PositiveIntegerField(null=True, blank=True)
+    distance = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "position"], name="%(app_label)s_%(class)s_unique_batch_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"

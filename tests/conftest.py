@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -76,6 +77,17 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pdq_index(settings: Any, tmp_path: Path) -> Iterator[None]:
+    """Each test gets its own PDQ index snapshot directory and an empty in-process index."""
+    from hashes.pdq_published import published_pdq_index_reset
+
+    settings.PDQ_INDEX_DIR = tmp_path / "pdq-index"
+    published_pdq_index_reset()
+    yield
+    published_pdq_index_reset()
+
+
 @pytest.fixture
 def api() -> Callable[[User | None], APIClient]:
     """`api(user)`: a client authenticated with a new real token of `user` (None: anonymous)."""
@@ -121,7 +133,9 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
 def celery_worker(django_db_setup: Any, django_db_blocker: Any) -> Iterator[subprocess.Popen]:
     """One real `celery worker` process on the test Redis broker and the test database.
 
-    Tests that use it must commit their data (`@pytest.mark.django_db(transaction=True)`),
+    Tests that use it must commit their data (`@pytest.mark.django_db(transaction=True,
+    serialized_rollback=True)`: the rollback puts back the rows migrations seed, which the
+    flush after a transactional test removes),
     since the worker reads the database through its own connection.
     """
     from consortium.celery import app
@@ -134,6 +148,8 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any) -> Iterator[subp
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "PYTHONPATH": str(ROOT),
+        # A fresh PDQ index snapshot directory: never one left by an earlier run's database.
+        "PDQ_INDEX_DIR": tempfile.mkdtemp(prefix="consortium-worker-pdq-"),
     }
     app.control.purge()
     Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)

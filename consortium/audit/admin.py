@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -7,7 +8,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from consortium.audit.models import AuditEntry
+from consortium.audit.models import AuditEntry, Checkpoint
+from consortium.audit.selectors import audit_log_size, latest_checkpoint
 
 
 @admin.register(AuditEntry)
@@ -26,6 +28,49 @@ class AuditEntryAdmin(admin.ModelAdmin):
     def entry(self, obj: AuditEntry) -> str:
         pretty = json.dumps(json.loads(bytes(obj.body)), indent=2, ensure_ascii=False)
         return format_html("<pre style='white-space:pre-wrap'>{}</pre>", pretty)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        return super().changelist_view(request, {"subtitle": checkpoint_status(), **(extra_context or {})})
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def checkpoint_status() -> str:
+    """One line for staff: how far the latest signed checkpoint trails the log."""
+    size = audit_log_size()
+    latest = latest_checkpoint()
+    if latest is None:
+        return f"{size} entries; no checkpoint signed yet"
+    behind = size - latest.size
+    state = "up to date" if behind == 0 else f"{behind} entries not yet in a checkpoint"
+    return f"{size} entries; latest checkpoint: {latest.size} entries, signed {latest.created:%Y-%m-%d %H:%M:%S} UTC ({state})"
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(admin.ModelAdmin):
+    """Signed checkpoints, read-only: the beat task and the API sign them."""
+
+    list_display = ["size", "created", "root_base64"]
+    fields = ["size", "created", "root_base64", "signed_note"]
+    readonly_fields = fields
+
+    @admin.display(description="root (base64)")
+    def root_base64(self, obj: Checkpoint) -> str:
+        return base64.b64encode(bytes(obj.root)).decode()
+
+    @admin.display(description="signed note")
+    def signed_note(self, obj: Checkpoint) -> str:
+        return format_html("<pre>{}</pre>", obj.note)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        return super().changelist_view(request, {"subtitle": checkpoint_status(), **(extra_context or {})})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,22 +1,40 @@
-"""Appending to the audit log. Every state-changing service calls `audit_append` in its own
-transaction, so a change and its entry commit or roll back together (PROTOCOL §9)."""
+"""Appending to the audit log and signing its checkpoints. Every state-changing service calls
+`audit_append` in its own transaction, so a change and its entry commit or roll back together
+(PROTOCOL §9); `checkpoint_sign` signs tree heads for the beat task and the API."""
 from __future__ import annotations
 
+import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from consortium.audit.models import AuditEntry, AuditHead
+from client.consortium_client import merkle, note
+from consortium.audit.logkey import log_signing_key
+from consortium.audit.models import AuditDocument, AuditEntry, AuditHead, AuditTreeNode, Checkpoint, CheckpointLock
+from consortium.audit.selectors import (
+    audit_consistency_proof,
+    audit_log_size,
+    audit_root,
+    latest_checkpoint,
+    tree_node_hashes,
+)
 from consortium.signing import jcs
 
 if TYPE_CHECKING:
     from members.models import User
 
 MAX_ENTRY_BYTES = 64 * 1024
+logger = logging.getLogger(__name__)
+
+
+class LogInconsistent(RuntimeError):
+    """The stored tree does not extend the last signed checkpoint: signing stops, an operator must look."""
 
 
 @dataclass(frozen=True)
@@ -44,15 +62,25 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def audit_append(*, actor: Actor, action: str, subject: str, **fields: Any) -> AuditEntry:
+def audit_append(
+    *, actor: Actor, action: str, subject: str, documents: list[bytes] | None = None, **fields: Any
+) -> AuditEntry:
     """Append one entry `{"v", "index", "time", "actor", "action", "subject", **fields}`.
+
+    `documents` (e.g. batch or release envelopes, as bytes) are stored once each by SHA-256 and
+    the entry lists their digests under "documents", so the export can carry them.
 
     Call inside the transaction that makes the change, as its last write: the UPDATE on the head
     row takes a row lock that orders concurrent appends (gapless indexes) and is held until
-    commit, so the shorter the rest of the transaction after it, the less appends queue.
+    commit, so the shorter the rest of the transaction after it, the less appends queue. The
+    entry's leaf hash and every subtree it completes are written under the same lock.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("audit_append must run inside the transaction of the change it records")
+    # Hashing before taking the lock: a batch envelope can be megabytes.
+    digests = [(hashlib.sha256(document).hexdigest(), document) for document in documents or ()]
+    if digests:
+        fields["documents"] = [digest for digest, _ in digests]
     now = timezone.now()
     # A conditional UPDATE ... RETURNING-style increment: the row lock serializes appenders.
     updated = AuditHead.objects.filter(pk=1).update(size=F("size") + 1)
@@ -71,7 +99,7 @@ def audit_append(*, actor: Actor, action: str, subject: str, **fields: Any) -> A
     body = jcs(entry)
     if len(body) > MAX_ENTRY_BYTES:
         raise ValueError(f"audit entry for {action} is {len(body)} bytes; refer to large documents by sha256")
-    return AuditEntry.objects.create(
+    row = AuditEntry.objects.create(
         index=index,
         time=now,
         action=action,
@@ -80,3 +108,49 @@ def audit_append(*, actor: Actor, action: str, subject: str, **fields: Any) -> A
         actor_user=actor.user,
         body=body,
     )
+    # The frontier of the tree before this leaf: one read of at most log2(n) rows by primary key.
+    frontier_ids = merkle.frontier_nodes(index)
+    known = tree_node_hashes(frontier_ids)
+    if len(known) != len(frontier_ids):
+        raise RuntimeError(f"the audit tree lacks nodes {sorted(set(frontier_ids) - set(known))}; it must be rebuilt")
+    tree = merkle.CompactRange(index, [known[node] for node in frontier_ids])
+    AuditTreeNode.objects.bulk_create(
+        [AuditTreeNode(level=level, index=position, digest=digest) for (level, position), digest in tree.append(merkle.leaf_hash(body))]
+    )
+    if digests:
+        # Content-addressed: a document already stored (same bytes) keeps its first entry.
+        AuditDocument.objects.bulk_create(
+            [AuditDocument(sha256=digest, body=document, first_index=index) for digest, document in digests],
+            ignore_conflicts=True,
+        )
+    return row
+
+
+def checkpoint_sign() -> Checkpoint:
+    """Sign a checkpoint of the log as committed now, unless the latest one already covers it.
+
+    Idempotent, and safe from any number of workers: signers take the CheckpointLock row lock in
+    turn (appenders are not blocked). Before signing, the new root must provably extend the
+    latest signed checkpoint (an RFC 9162 consistency proof from the stored nodes, checked
+    against the stored signed root): the log never signs two inconsistent tree heads. If that
+    fails, LogInconsistent is raised and nothing is signed.
+    """
+    with transaction.atomic():
+        CheckpointLock.objects.select_for_update().get(pk=1)
+        latest = latest_checkpoint()
+        size = audit_log_size()
+        if latest is not None and latest.size >= size:
+            return latest
+        root = audit_root(size)
+        if latest is not None:
+            try:
+                proof = audit_consistency_proof(latest.size, size)
+                merkle.verify_consistency(latest.size, size, bytes(latest.root), root, proof)
+            except merkle.ProofError as exc:
+                logger.critical("audit log of %s entries is not consistent with checkpoint %s: %s", size, latest.size, exc)
+                raise LogInconsistent(
+                    f"the audit log of {size} entries does not extend the checkpoint of {latest.size}: {exc}"
+                ) from exc
+        origin = settings.CONSORTIUM_LOG_ORIGIN
+        signed = note.sign(note.checkpoint_text(origin, size, root), name=origin, private_key=log_signing_key())
+        return Checkpoint.objects.create(size=size, root=root, note=signed, created=timezone.now())

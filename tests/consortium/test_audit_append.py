@@ -34,7 +34,7 @@ def test_an_entry_is_stored_as_its_exact_jcs_bytes() -> None:
     assert parsed["time"].endswith("Z")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_appending_outside_a_transaction_is_refused() -> None:
     with pytest.raises(RuntimeError, match="inside the transaction"):
         audit_append(actor=SYSTEM, action="test.thing", subject="thing:1")

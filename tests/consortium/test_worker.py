@@ -7,7 +7,7 @@ from consortium.tasks import ping
 
 
 @pytest.mark.worker
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_worker_runs_a_task_from_redis_against_postgresql(celery_worker) -> None:
     result = ping.delay()
     assert result.get(timeout=30) == {"pong": "ok", "database": "postgresql"}

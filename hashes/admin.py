@@ -1,0 +1,120 @@
+"""The admin for batches, their items, labels and fingerprints. Writes go through services."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from consortium.audit.services import Actor
+from consortium.errors import DomainError
+from hashes.models import Batch, BatchItem, Fingerprint, Label, Policy
+from hashes.services.labels import label_create, label_set_retired, label_update
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "dimension", "retired"]
+    list_filter = ["dimension", ("retired", admin.EmptyFieldListFilter)]
+    search_fields = ["slug", "name", "description"]
+    actions = ["retire", "restore"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Label | None = None) -> list[str]:
+        return ["slug", "dimension", "created", "retired"] if obj else ["created", "retired"]
+
+    def save_model(self, request: HttpRequest, obj: Label, form: Any, change: bool) -> None:
+        actor = Actor.of(request.user)
+        try:
+            if change:
+                label_update(actor=actor, label=obj, name=obj.name, description=obj.description)
+            else:
+                obj.pk = label_create(
+                    actor=actor, slug=obj.slug, name=obj.name, dimension=obj.dimension, description=obj.description
+                ).pk
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # retire instead: fingerprints keep their labels
+
+    @admin.action(description="Retire selected labels (new batches may not use them)")
+    def retire(self, request: HttpRequest, queryset: QuerySet[Label]) -> None:
+        moved = sum(label_set_retired(actor=Actor.of(request.user), label=label, retired=True) for label in queryset)
+        self.message_user(request, f"Retired {moved} label(s).", messages.SUCCESS)
+
+    @admin.action(description="Restore selected labels")
+    def restore(self, request: HttpRequest, queryset: QuerySet[Label]) -> None:
+        moved = sum(label_set_retired(actor=Actor.of(request.user), label=label, retired=False) for label in queryset)
+        self.message_user(request, f"Restored {moved} label(s).", messages.SUCCESS)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnlyAdmin):
+    list_display = ["id", "member", "ref", "status", "item_count", "new_count", "duplicate_count", "near_duplicate_count", "received", "items_link"]
+    list_filter = ["status", "member"]
+    search_fields = ["ref", "member__slug", "payload_sha256"]
+    date_hierarchy = "received"
+    exclude = ["payload_jcs"]
+    readonly_fields = [
+        "member", "ref", "status", "issued_at", "received", "voting_opened", "decided", "labels", "note",
+        "item_count", "new_count", "duplicate_count", "near_duplicate_count", "key", "signature", "payload_sha256",
+        "submitted_by", "items_link",
+    ]
+    list_select_related = ["member"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Batch]:
+        return super().get_queryset(request).defer("payload_jcs")
+
+    @admin.display(description="items")
+    def items_link(self, batch: Batch) -> str:
+        url = reverse("admin:hashes_batchitem_changelist") + f"?batch__id__exact={batch.pk}"
+        return format_html('<a href="{}">{} items</a>', url, batch.item_count)
+
+
+@admin.register(BatchItem)
+class BatchItemAdmin(ReadOnlyAdmin):
+    list_display = ["batch", "position", "kind", "value", "outcome", "nearest", "distance"]
+    list_filter = ["outcome", "kind"]
+    search_fields = ["value"]
+    list_select_related = ["batch__member", "match_fingerprint"]
+    show_full_result_count = False
+    readonly_fields = ["batch", "position", "kind", "value", "labels", "quality", "outcome", "nearest", "distance"]
+    exclude = ["match_fingerprint", "match_position"]
+
+    @admin.display(description="nearest match")
+    def nearest(self, item: BatchItem) -> str:
+        if item.match_fingerprint_id:
+            url = reverse("admin:hashes_fingerprint_change", args=[item.match_fingerprint_id])
+            return format_html('<a href="{}">published {}</a>', url, item.match_fingerprint.value[:16] + "…")
+        if item.match_position is not None:
+            return f"item {item.match_position} of this batch"
+        return "—"
+
+
+@admin.register(Fingerprint)
+class FingerprintAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "value", "status", "added_seq", "removed_seq", "created"]
+    list_filter = ["kind", "status"]
+    search_fields = ["value"]
+    show_full_result_count = False
+
+
+@admin.register(Policy)
+class PolicyAdmin(ReadOnlyAdmin):
+    """Shown here; edited through the voting issue's audited service."""
+
+    list_display = ["__str__", "approvals_required", "rejections_required", "voting_window", "pdq_max_distance", "pdq_min_quality"]

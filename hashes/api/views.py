@@ -1,0 +1,147 @@
+"""Batches and labels API (PROTOCOL §3, §4). Views parse and render; services decide."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from consortium.api import CursorPagination
+from hashes import selectors
+from hashes.api import serializers
+from hashes.api.filtersets import choice_param
+from hashes.kinds import NAMES
+from hashes.models import Batch, BatchItem, Label
+from hashes.services.batches import batch_submit, batch_withdraw
+from members.models import Role
+from members.permissions import ANY, PEOPLE
+
+SUBMITTERS = frozenset({Role.ADMIN, Role.ANALYST})
+
+
+class LabelListView(generics.ListAPIView):
+    """The label taxonomy, retired labels included; `?dimension=` and `?retired=true|false` filter."""
+
+    serializer_class = serializers.LabelSerializer
+    roles = {"GET": ANY}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("dimension", enum=Label.Dimension.values),
+            OpenApiParameter("retired", enum=["true", "false"]),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Label]:
+        labels = Label.objects.all()
+        dimension = choice_param(self.request.query_params, "dimension", Label.Dimension.values)
+        if dimension:
+            labels = labels.filter(dimension=dimension)
+        retired = choice_param(self.request.query_params, "retired", ["true", "false"])
+        if retired:
+            labels = labels.filter(retired__isnull=retired == "false")
+        return labels
+
+
+class BatchListView(generics.ListCreateAPIView):
+    """Submit a signed batch (POST), or list batches filtered by `?status=` and `?member=`."""
+
+    serializer_class = serializers.BatchSerializer
+    roles = {"GET": PEOPLE, "POST": SUBMITTERS}
+    max_body_setting = "BATCH_MAX_BODY_BYTES"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", enum=Batch.Status.values), OpenApiParameter("member", str)]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Batch]:
+        return selectors.batch_list(
+            status=choice_param(self.request.query_params, "status", Batch.Status.values),
+            member=self.request.query_params.get("member") or None,
+        )
+
+    @extend_schema(
+        request=serializers.EnvelopeSerializer,
+        responses={202: serializers.BatchAcceptedSerializer, 200: serializers.BatchAcceptedSerializer},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        submission = batch_submit(user=request.user, envelope=request.data)
+        batch = submission.batch
+        body = {"id": batch.pk, "status": batch.status, "url": reverse("batch-detail", kwargs={"pk": batch.pk}, request=request)}
+        return Response(
+            body,
+            status=status.HTTP_202_ACCEPTED if submission.created else status.HTTP_200_OK,
+            headers={"Location": body["url"]},
+        )
+
+
+class BatchDetailView(generics.RetrieveAPIView):
+    """One batch: its header, signature, status and dedup counts."""
+
+    serializer_class = serializers.BatchSerializer
+    roles = {"GET": PEOPLE}
+
+    def get_queryset(self) -> QuerySet[Batch]:
+        return selectors.batch_list()
+
+
+class BatchEnvelopeView(generics.GenericAPIView):
+    """The batch exactly as signed: `{"payload": <JCS bytes>, "signature": …}`, to verify offline."""
+
+    roles = {"GET": PEOPLE}
+
+    @extend_schema(responses=serializers.EnvelopeSerializer)
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        batch = get_object_or_404(Batch.objects.only("payload_jcs", "signature"), pk=pk)
+        body = b'{"payload":' + bytes(batch.payload_jcs) + b',"signature":"' + batch.signature.encode() + b'"}'
+        return HttpResponse(body, content_type="application/json")
+
+
+class ItemPagination(CursorPagination):
+    ordering = "position"
+
+
+class BatchItemListView(generics.ListAPIView):
+    """A batch's items with their dedup outcome; `?outcome=` and `?kind=` filter."""
+
+    serializer_class = serializers.BatchItemSerializer
+    pagination_class = ItemPagination
+    roles = {"GET": PEOPLE}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("outcome", enum=BatchItem.Outcome.values), OpenApiParameter("kind", enum=list(NAMES))]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[BatchItem]:
+        batch = get_object_or_404(Batch.objects.only("id"), pk=self.kwargs["pk"])
+        params = self.request.query_params
+        return selectors.batch_items(
+            batch=batch,
+            outcome=choice_param(params, "outcome", BatchItem.Outcome.values),
+            kind=choice_param(params, "kind", list(NAMES)),
+        )
+
+
+class BatchWithdrawView(generics.GenericAPIView):
+    """The submitting member withdraws its batch while it is received or voting."""
+
+    serializer_class = serializers.BatchSerializer
+    roles = {"POST": SUBMITTERS}
+
+    @extend_schema(request=None, responses=serializers.BatchSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        batch = get_object_or_404(selectors.batch_list(), pk=pk)
+        batch = batch_withdraw(user=request.user, batch=batch)
+        return Response(self.get_serializer(batch).data)

@@ -1,0 +1,180 @@
+"""Deduplication of a received batch, which then opens for voting (PROTOCOL §4).
+
+Outcomes per item:
+- `duplicate`: the same (kind, value) is already published (`match_fingerprint`), or appears
+  earlier in the batch (`match_position`);
+- `near_duplicate` (PDQ only): within the policy's distance of a published PDQ fingerprint or of
+  an earlier PDQ item of the batch; the nearest one is recorded with its `distance` (a
+  published fingerprint wins a tie with an item);
+- `new` otherwise.
+Near-duplicates are distinct hashes: on approval they are published like new ones; exact
+duplicates only add the member as a source.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+
+from consortium.audit.services import SYSTEM, audit_append
+from hashes.kinds import REGISTRY
+from hashes.models import Batch, BatchItem, Fingerprint
+from hashes.pdq_index import PDQIndex
+from hashes.pdq_published import published_pdq_index
+from hashes.selectors import policy_current
+
+LOOKUP_CHUNK = 5000
+
+
+@dataclass
+class _Outcome:
+    outcome: str
+    fingerprint: int | None = None
+    position: int | None = None
+    distance: int | None = None
+
+
+def batch_deduplicate(*, batch_id: int) -> Batch | None:
+    """Record every item's outcome and move the batch from `received` to `voting`.
+
+    Idempotent and safe to run concurrently: it locks the batch row (SELECT FOR UPDATE) and
+    does nothing unless the batch is still `received`; outcomes are overwritten, not added
+    to, so a run after a crash starts clean. Side effects, in one transaction: the items'
+    outcomes, the batch's counts and status, and a `batch.voting_opened` audit entry.
+    """
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().defer("payload_jcs").filter(pk=batch_id).first()
+        if batch is None or batch.status != Batch.Status.RECEIVED:
+            return batch
+        distance = policy_current().pdq_max_distance
+        items = list(BatchItem.objects.filter(batch_id=batch_id).order_by("position").values_list("position", "kind", "value"))
+        outcomes = _outcomes(items, max_distance=distance)
+        _write(batch_id, outcomes)
+        counts = {choice: 0 for choice in (BatchItem.Outcome.NEW, BatchItem.Outcome.DUPLICATE, BatchItem.Outcome.NEAR_DUPLICATE)}
+        counts[BatchItem.Outcome.NEW] = len(items) - len(outcomes)
+        for result in outcomes.values():
+            counts[result.outcome] += 1
+        now = timezone.now()
+        Batch.objects.filter(pk=batch_id, status=Batch.Status.RECEIVED).update(
+            status=Batch.Status.VOTING,
+            voting_opened=now,
+            new_count=counts[BatchItem.Outcome.NEW],
+            duplicate_count=counts[BatchItem.Outcome.DUPLICATE],
+            near_duplicate_count=counts[BatchItem.Outcome.NEAR_DUPLICATE],
+        )
+        audit_append(
+            actor=SYSTEM,
+            action="batch.voting_opened",
+            subject=f"batch:{batch_id}",
+            member=batch.member.slug,
+            new=counts[BatchItem.Outcome.NEW],
+            duplicate=counts[BatchItem.Outcome.DUPLICATE],
+            near_duplicate=counts[BatchItem.Outcome.NEAR_DUPLICATE],
+            pdq_max_distance=distance,
+        )
+    batch.refresh_from_db()
+    return batch
+
+
+def _outcomes(items: list[tuple[int, str, str]], *, max_distance: int) -> dict[int, _Outcome]:
+    """Outcomes of the items that are not `new`, by position. Items come in position order."""
+    found: dict[int, _Outcome] = {}
+
+    # Exact, within the batch: every later copy of a (kind, value) duplicates the first.
+    first_seen: dict[tuple[str, str], int] = {}
+    for position, kind, value in items:
+        earlier = first_seen.setdefault((kind, value), position)
+        if earlier != position:
+            found[position] = _Outcome(BatchItem.Outcome.DUPLICATE, position=earlier, distance=0)
+
+    # Exact, against published fingerprints (a look-up on the (kind, value) unique index).
+    by_kind: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for position, kind, value in items:
+        by_kind[kind][value].append(position)
+    for kind, positions_by_value in by_kind.items():
+        values = list(positions_by_value)
+        for start in range(0, len(values), LOOKUP_CHUNK):
+            published = Fingerprint.objects.filter(
+                kind=kind, value__in=values[start : start + LOOKUP_CHUNK], status=Fingerprint.Status.ACTIVE, added_seq__isnull=False
+            ).values_list("value", "id")
+            for value, fingerprint_id in published:
+                for position in positions_by_value[value]:
+                    found[position] = _Outcome(BatchItem.Outcome.DUPLICATE, fingerprint=fingerprint_id, distance=0)
+
+    # Near, for kinds with a distance: the rest, against published ones and earlier items.
+    for kind in (k for k in by_kind if REGISTRY[k].near_duplicates):
+        rest = [(position, value) for position, k, value in items if k == kind and position not in found]
+        if rest:
+            found.update(_near(rest, max_distance=max_distance))
+    return found
+
+
+def _near(rest: list[tuple[int, str]], *, max_distance: int) -> dict[int, _Outcome]:
+    positions = np.fromiter((p for p, _ in rest), dtype=np.int64, count=len(rest))
+    hashes = np.frombuffer(bytes.fromhex("".join(v for _, v in rest)), dtype=">u8").astype(np.uint64).reshape(-1, 4)
+    best: dict[int, _Outcome] = {}
+
+    published = published_pdq_index()
+    if len(published):
+        for position, (ids, distances) in zip(positions.tolist(), published.query_many(hashes, max_distance), strict=True):
+            if len(ids):  # sorted by distance, then id
+                best[position] = _Outcome(
+                    BatchItem.Outcome.NEAR_DUPLICATE, fingerprint=int(ids[0]), distance=int(distances[0])
+                )
+
+    # Within the batch: the distinct values left, each against the earlier ones.
+    own = PDQIndex.build(positions, hashes)
+    for position, (ids, distances) in zip(positions.tolist(), own.query_many(hashes, max_distance), strict=True):
+        earlier = ids < position
+        if not earlier.any():
+            continue
+        nearest = int(np.argmax(earlier))  # results are sorted by distance: the first earlier one
+        candidate = _Outcome(
+            BatchItem.Outcome.NEAR_DUPLICATE, position=int(ids[nearest]), distance=int(distances[nearest])
+        )
+        if position not in best or candidate.distance < best[position].distance:
+            best[position] = candidate
+    return best
+
+
+def _write(batch_id: int, outcomes: dict[int, _Outcome]) -> None:
+    """Everything `new`, then the others in one statement (PostgreSQL) or in bulk."""
+    BatchItem.objects.filter(batch_id=batch_id).update(
+        outcome=BatchItem.Outcome.NEW, match_fingerprint=None, match_position=None, distance=None
+    )
+    if not outcomes:
+        return
+    rows = sorted(outcomes.items())
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {BatchItem._meta.db_table} AS item
+                SET outcome = v.outcome, match_fingerprint_id = v.fingerprint,
+                    match_position = v.match_position, distance = v.distance
+                FROM unnest(%s::integer[], %s::text[], %s::bigint[], %s::integer[], %s::integer[])
+                    AS v(position, outcome, fingerprint, match_position, distance)
+                WHERE item.batch_id = %s AND item.position = v.position
+                """,
+                [
+                    [p for p, _ in rows],
+                    [o.outcome for _, o in rows],
+                    [o.fingerprint for _, o in rows],
+                    [o.position for _, o in rows],
+                    [o.distance for _, o in rows],
+                    batch_id,
+                ],
+            )
+        return
+    # The embedded SQLite default: batches there are small, and an IN list of 100k would not fit.
+    by_position = {item.position: item for item in BatchItem.objects.filter(batch_id=batch_id)}
+    changed = []
+    for position, result in rows:
+        item = by_position[position]
+        item.outcome, item.match_fingerprint_id = result.outcome, result.fingerprint
+        item.match_position, item.distance = result.position, result.distance
+        changed.append(item)
+    BatchItem.objects.bulk_update(changed, ["outcome", "match_fingerprint", "match_position", "distance"], batch_size=1000)

@@ -1,0 +1,61 @@
+"""Signed batches for the hashes tests: Alice's member (Acme) has a registered key."""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from consortium import signing
+from consortium.audit.services import SYSTEM
+from hashes.models import Fingerprint
+from members.services.keys import key_add
+
+
+@pytest.fixture
+def acme_key(cast) -> Any:
+    """Acme's private signing key, registered as active."""
+    key = signing.generate_private_key()
+    key_add(actor=SYSTEM, member=cast.acme, jwk=signing.public_jwk(key))
+    return key
+
+
+@pytest.fixture
+def globex_key(cast) -> Any:
+    key = signing.generate_private_key()
+    key_add(actor=SYSTEM, member=cast.globex, jwk=signing.public_jwk(key))
+    return key
+
+
+def random_hex(digits: int) -> str:
+    return secrets.token_hex(digits // 2)
+
+
+def payload(member: str = "acme", *, items: list[dict] | None = None, **fields: Any) -> dict[str, Any]:
+    body = {
+        "member": member,
+        "ref": fields.pop("ref", f"ref-{secrets.token_hex(4)}"),
+        "issued_at": "2026-11-21T10:00:00Z",
+        "labels": ["islamic-state"],
+        "items": items if items is not None else [{"kind": "md5", "value": random_hex(32)}],
+    }
+    body.update(fields)
+    return body
+
+
+@pytest.fixture
+def signed(acme_key: Any) -> Callable[..., dict[str, Any]]:
+    """`signed(items=[...], **payload fields)`: an envelope signed with Acme's key."""
+
+    def make(*, key: Any = None, **kwargs: Any) -> dict[str, Any]:
+        return signing.sign(payload(**kwargs), key=key or acme_key, typ=signing.TYP_BATCH)
+
+    return make
+
+
+def publish(kind: str, value: str, seq: int = 1, **extra: Any) -> Fingerprint:
+    """A published fingerprint, as the release service will leave it (test data set-up)."""
+    return Fingerprint.objects.create(kind=kind, value=value, added_seq=seq, **extra)
+
+
