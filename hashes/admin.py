@@ -68,16 +68,12 @@ class BatchAdmin(ReadOnlyAdmin):
     list_filter = ["status", "member"]
     search_fields = ["ref", "member__slug", "payload_sha256"]
     date_hierarchy = "received"
-    exclude = ["payload_jcs"]
     readonly_fields = [
         "member", "ref", "status", "issued_at", "received", "voting_opened", "decided", "labels", "note",
-        "item_count", "new_count", "duplicate_count", "near_duplicate_count", "key", "signature", "payload_sha256",
+        "item_count", "new_count", "duplicate_count", "near_duplicate_count", "key", "signature", "payload_sha256", "envelope_sha256",
         "submitted_by", "items_link",
     ]
     list_select_related = ["member"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Batch]:
-        return super().get_queryset(request).defer("payload_jcs")
 
     @admin.display(description="items")
     def items_link(self, batch: Batch) -> str:

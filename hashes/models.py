@@ -110,8 +110,9 @@ class Batch(models.Model):
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="batches")
     ref = models.CharField(max_length=128)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
-    # The signed document: JCS bytes of the payload as verified, and the detached JWS.
-    payload_jcs = models.BinaryField()
+    # The signed document is kept once, in the audit log's documents (the export carries it):
+    # `envelope_sha256` names it there. `payload_sha256` (of the JCS payload) answers replays.
+    envelope_sha256 = models.CharField(max_length=64)
     payload_sha256 = models.CharField(max_length=64)
     signature = models.TextField()
     key = models.ForeignKey(MemberKey, on_delete=models.PROTECT, related_name="batches")
@@ -149,7 +150,9 @@ class BatchItem(models.Model):
         DUPLICATE = "duplicate", "Duplicate"
         NEAR_DUPLICATE = "near_duplicate", "Near duplicate"
 
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: the unique (batch, position) index serves every look-up by batch, and
+    # each extra index slows the COPY of a 100k-item batch.
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items", db_index=False)
     # 0-based position in the payload's items: /payload/items/<position>.
     position = models.PositiveIntegerField()
     kind = models.CharField(max_length=32)
@@ -158,7 +161,9 @@ class BatchItem(models.Model):
     quality = models.PositiveSmallIntegerField(null=True, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
     # What it duplicates: a published fingerprint, or an earlier item of the same batch.
-    match_fingerprint = models.ForeignKey(Fingerprint, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    match_fingerprint = models.ForeignKey(
+        Fingerprint, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     match_position = models.PositiveIntegerField(null=True, blank=True)
     distance = models.PositiveSmallIntegerField(null=True, blank=True)
 

@@ -18,7 +18,7 @@ def label_usable_slugs() -> set[str]:
 
 
 def batch_list(*, status: str | None = None, member: str | None = None) -> QuerySet[Batch]:
-    batches = Batch.objects.select_related("member", "key").defer("payload_jcs")
+    batches = Batch.objects.select_related("member", "key")
     if status:
         batches = batches.filter(status=status)
     if member:

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from consortium.api import CursorPagination
+from consortium.audit.models import AuditDocument
 from hashes import selectors
 from hashes.api import serializers
 from hashes.api.filtersets import choice_param
@@ -102,9 +103,9 @@ class BatchEnvelopeView(generics.GenericAPIView):
 
     @extend_schema(responses=serializers.EnvelopeSerializer)
     def get(self, request: Request, pk: int) -> HttpResponse:
-        batch = get_object_or_404(Batch.objects.only("payload_jcs", "signature"), pk=pk)
-        body = b'{"payload":' + bytes(batch.payload_jcs) + b',"signature":"' + batch.signature.encode() + b'"}'
-        return HttpResponse(body, content_type="application/json")
+        batch = get_object_or_404(Batch.objects.only("envelope_sha256"), pk=pk)
+        document = AuditDocument.objects.get(sha256=batch.envelope_sha256)
+        return HttpResponse(bytes(document.body), content_type="application/json")
 
 
 class ItemPagination(CursorPagination):

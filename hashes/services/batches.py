@@ -1,9 +1,9 @@
 """Batch submission and withdrawal (PROTOCOL §4)."""
 from __future__ import annotations
 
-from collections import defaultdict
 import hashlib
 import io
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,12 +100,13 @@ def batch_submit(*, user: User, envelope: Any) -> Submission:
     header = _check_header(payload)
     items = _check_items(payload, default_labels=header["labels"], usable=header["usable"])
     key = MemberKey.objects.get(member=member, kid=verified.kid)
+    envelope_bytes = envelope_document(verified.canonical, verified.signature)
     try:
         with transaction.atomic():
             batch = Batch.objects.create(
                 member=member,
                 ref=header["ref"],
-                payload_jcs=verified.canonical,
+                envelope_sha256=hashlib.sha256(envelope_bytes).hexdigest(),
                 payload_sha256=digest,
                 signature=verified.signature,
                 key=key,
@@ -126,6 +127,7 @@ def batch_submit(*, user: User, envelope: Any) -> Submission:
                 payload_sha256=digest,
                 kid=verified.kid,
                 signature=verified.signature,
+                documents=[envelope_bytes],
             )
             from hashes.tasks import batch_deduplicate_task
 
@@ -139,8 +141,13 @@ def batch_submit(*, user: User, envelope: Any) -> Submission:
     return Submission(batch=batch, created=True)
 
 
+def envelope_document(canonical: bytes, signature: str) -> bytes:
+    """The envelope as stored and served: `{"payload":<JCS bytes>,"signature":"…"}`."""
+    return b'{"payload":' + canonical + b',"signature":' + signing.jcs(signature) + b"}"
+
+
 def _replay(*, member_id: int, ref: str, digest: str) -> Submission | None:
-    existing = Batch.objects.defer("payload_jcs").filter(member_id=member_id, ref=ref).first()
+    existing = Batch.objects.filter(member_id=member_id, ref=ref).first()
     if existing is None:
         return None
     if existing.payload_sha256 != digest:

@@ -46,7 +46,7 @@ def batch_deduplicate(*, batch_id: int) -> Batch | None:
     outcomes, the batch's counts and status, and a `batch.voting_opened` audit entry.
     """
     with transaction.atomic():
-        batch = Batch.objects.select_for_update().defer("payload_jcs").filter(pk=batch_id).first()
+        batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None or batch.status != Batch.Status.RECEIVED:
             return batch
         distance = policy_current().pdq_max_distance

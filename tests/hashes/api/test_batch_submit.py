@@ -39,7 +39,11 @@ def test_a_signed_batch_is_stored_with_normalized_items_and_answered_202(cast, a
     assert set(body) == {"id", "status", "url"} and body["url"].endswith(f"/api/v1/batches/{body['id']}")
     batch = Batch.objects.get(pk=body["id"])
     assert batch.member == cast.acme and batch.item_count == 3 and batch.note == "from the attack livestream"
-    assert bytes(batch.payload_jcs) == signing.jcs(envelope["payload"])
+    from consortium.audit.models import AuditDocument
+
+    stored = bytes(AuditDocument.objects.get(sha256=batch.envelope_sha256).body)
+    assert stored == b'{"payload":' + signing.jcs(envelope["payload"]) + b',"signature":"' + envelope["signature"].encode() + b'"}'
+    assert batch.payload_sha256 == __import__("hashlib").sha256(signing.jcs(envelope["payload"])).hexdigest()
     items = list(batch.items.order_by("position").values_list("kind", "value", "labels", "quality"))
     assert items == [
         ("md5", "ab" * 16, ["islamic-state"], None),
@@ -222,7 +226,7 @@ def test_a_retired_label_is_refused_for_new_batches(cast, api, signed) -> None:
 
 
 def test_more_than_100000_items_are_refused(cast, api, signed) -> None:
-    items = [{"kind": "md5", "value": "%032x" % n} for n in range(100_001)]
+    items = [{"kind": "md5", "value": f"{n:032x}"} for n in range(100_001)]
     body = assert_problem(api(cast.bob).post(URL, signed(items=items), format="json"), 422)
     assert body["errors"][0]["code"] == "too_many_items"
     assert not Batch.objects.exists()
