@@ -214,6 +214,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "batch-sweep-received": {"task": "hashes.tasks.batch_sweep_received", "schedule": 300.0},
+    "batch-expire-due": {"task": "hashes.tasks.batch_expire_due_task", "schedule": float(env_int("BATCH_EXPIRY_INTERVAL", 60, minimum=1))},
 }
 
 # --- PDQ index ------------------------------------------------------------------------------------

@@ -11,8 +11,11 @@ from django.utils.html import format_html
 
 from consortium.audit.services import Actor
 from consortium.errors import DomainError
-from hashes.models import Batch, BatchItem, Fingerprint, Label, Policy
+from hashes.models import Batch, BatchItem, Fingerprint, Incident, Label, Policy, Vote
+from hashes.services.incidents import incident_close, incident_declare
 from hashes.services.labels import label_create, label_set_retired, label_update
+from hashes.services.opinions import fingerprint_retract
+from hashes.services.policy import EDITABLE, policy_update
 
 
 @admin.register(Label)
@@ -64,14 +67,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Batch)
 class BatchAdmin(ReadOnlyAdmin):
-    list_display = ["id", "member", "ref", "status", "item_count", "new_count", "duplicate_count", "near_duplicate_count", "received", "items_link"]
+    list_display = ["id", "member", "ref", "status", "item_count", "new_count", "duplicate_count", "near_duplicate_count", "incident", "received", "closes_at", "items_link"]
     list_filter = ["status", "member"]
     search_fields = ["ref", "member__slug", "payload_sha256"]
     date_hierarchy = "received"
     readonly_fields = [
         "member", "ref", "status", "issued_at", "received", "voting_opened", "decided", "labels", "note",
         "item_count", "new_count", "duplicate_count", "near_duplicate_count", "key", "signature", "payload_sha256", "envelope_sha256",
-        "submitted_by", "items_link",
+        "submitted_by", "items_link", "approvals_required", "rejections_required", "closes_at", "incident",
     ]
     list_select_related = ["member"]
 
@@ -103,14 +106,79 @@ class BatchItemAdmin(ReadOnlyAdmin):
 
 @admin.register(Fingerprint)
 class FingerprintAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "value", "status", "added_seq", "removed_seq", "created"]
+    list_display = ["id", "kind", "value", "status", "added_seq", "removed_seq", "retraction_queued", "created"]
     list_filter = ["kind", "status"]
     search_fields = ["value"]
     show_full_result_count = False
+    actions = ["retract"]
+
+    @admin.action(description="Retract selected fingerprints (queued for the next release)")
+    def retract(self, request: HttpRequest, queryset: QuerySet[Fingerprint]) -> None:
+        try:
+            moved = sum(fingerprint_retract(user=request.user, fingerprint=f, reason="retracted by staff in the admin") for f in queryset)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Queued {moved} fingerprint(s) for retraction.", messages.SUCCESS)
 
 
 @admin.register(Policy)
-class PolicyAdmin(ReadOnlyAdmin):
-    """Shown here; edited through the voting issue's audited service."""
+class PolicyAdmin(admin.ModelAdmin):
+    """Staff edit the one policy here; every change goes through policy_update (audited)."""
 
-    list_display = ["__str__", "approvals_required", "rejections_required", "voting_window", "pdq_max_distance", "pdq_min_quality"]
+    list_display = ["__str__", "approvals_required", "rejections_required", "voting_window", "pdq_max_distance", "pdq_min_quality", "dispute_threshold", "incident_approvals_required", "updated"]
+    fields = [*EDITABLE, "updated"]
+    readonly_fields = ["updated"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Policy, form: Any, change: bool) -> None:
+        try:
+            policy_update(actor=Actor.of(request.user), changes={f: form.cleaned_data[f] for f in form.changed_data if f in EDITABLE})
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Declare an incident (add) and close it (action); batches carrying its label that open for
+    voting meanwhile are fast-tracked (see the batches' "incident" column)."""
+
+    list_display = ["title", "label", "declared", "declared_by", "closed", "fast_tracked"]
+    list_filter = [("closed", admin.EmptyFieldListFilter), "label"]
+    fields = ["label", "title"]
+    actions = ["close"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
+        return ["label", "title"] if obj else []
+
+    @admin.display(description="fast-tracked batches")
+    def fast_tracked(self, incident: Incident) -> int:
+        return incident.batches.count()
+
+    def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
+        if change:
+            return
+        try:
+            obj.pk = incident_declare(user=request.user, label=obj.label, title=obj.title).pk
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Close selected incidents")
+    def close(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        moved = sum(incident_close(user=request.user, incident=incident) for incident in queryset)
+        self.message_user(request, f"Closed {moved} incident(s).", messages.SUCCESS)
+
+
+@admin.register(Vote)
+class VoteAdmin(ReadOnlyAdmin):
+    list_display = ["batch", "member", "user", "decision", "reason", "updated"]
+    list_filter = ["decision", "member"]
+    list_select_related = ["batch__member", "member", "user"]

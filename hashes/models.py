@@ -79,6 +79,8 @@ class Fingerprint(models.Model):
     removed_seq = models.BigIntegerField(null=True, blank=True)
     first_batch = models.ForeignKey("Batch", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     created = models.DateTimeField(default=timezone.now)
+    # Set when disputes reached the threshold or staff retracted it: the next release removes it.
+    retraction_queued = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -127,6 +129,12 @@ class Batch(models.Model):
     received = models.DateTimeField(default=timezone.now)
     voting_opened = models.DateTimeField(null=True, blank=True)
     decided = models.DateTimeField(null=True, blank=True)
+    # The quorum in force when voting opened (PROTOCOL §5): later policy edits don't apply.
+    approvals_required = models.PositiveSmallIntegerField(null=True, blank=True)
+    rejections_required = models.PositiveSmallIntegerField(null=True, blank=True)
+    closes_at = models.DateTimeField(null=True, blank=True)
+    # The open incident whose label the batch carried when voting opened (fast-track).
+    incident = models.ForeignKey("Incident", on_delete=models.PROTECT, null=True, blank=True, related_name="batches")
 
     class Meta:
         ordering = ["id"]
@@ -135,7 +143,11 @@ class Batch(models.Model):
             # A ref names one submission of a member: replays are answered from it.
             models.UniqueConstraint(fields=["member", "ref"], name="%(app_label)s_%(class)s_unique_member_ref"),
         ]
-        indexes = [models.Index(fields=["status", "id"], name="hashes_batch_status_id")]
+        indexes = [
+            models.Index(fields=["status", "id"], name="hashes_batch_status_id"),
+            # Serves the expiry sweep: voting batches whose window has closed.
+            models.Index(fields=["closes_at"], condition=models.Q(status="voting"), name="hashes_batch_voting_closes"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.member.slug}/{self.ref}"
@@ -175,3 +187,82 @@ class BatchItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
+
+
+class Vote(models.Model):
+    """A member's vote on another member's batch: one per member, changeable while voting."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="votes")
+    # Null for consortium staff, who vote only on fast-tracked batches (one staff vote counts).
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, null=True, blank=True, related_name="votes")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    reason = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["batch", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "member"], name="%(app_label)s_%(class)s_unique_batch_member"),
+            models.UniqueConstraint(
+                fields=["batch"], condition=models.Q(member__isnull=True), name="%(app_label)s_%(class)s_unique_batch_staff"
+            ),
+            models.CheckConstraint(condition=models.Q(decision__in=["approve", "reject"]), name="%(app_label)s_%(class)s_decision_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member.slug if self.member_id else 'staff'}: {self.decision} batch {self.batch_id}"
+
+
+class Incident(models.Model):
+    """A content incident declared by staff (e.g. an attack being streamed): batches carrying its
+    label are fast-tracked while it is open."""
+
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="incidents")
+    title = models.CharField(max_length=200)
+    declared = models.DateTimeField(default=timezone.now)
+    declared_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    closed = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-declared"]
+        constraints = [
+            # One open incident per label: the fast-track rule needs no tie-break.
+            models.UniqueConstraint(
+                fields=["label"], condition=models.Q(closed__isnull=True), name="%(app_label)s_%(class)s_unique_open_label"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({'open' if self.closed is None else 'closed'})"
+
+
+class Opinion(models.Model):
+    """A member's affirmation or dispute of a published fingerprint; one per member, changeable."""
+
+    class Kind(models.TextChoices):
+        AFFIRM = "affirm", "Affirm"
+        DISPUTE = "dispute", "Dispute"
+
+    fingerprint = models.ForeignKey(Fingerprint, on_delete=models.CASCADE, related_name="opinions")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="opinions")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    opinion = models.CharField(max_length=8, choices=Kind.choices)
+    reason = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["fingerprint", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["fingerprint", "member"], name="%(app_label)s_%(class)s_unique_fingerprint_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member.slug}: {self.opinion} {self.fingerprint_id}"

@@ -18,7 +18,7 @@ def label_usable_slugs() -> set[str]:
 
 
 def batch_list(*, status: str | None = None, member: str | None = None) -> QuerySet[Batch]:
-    batches = Batch.objects.select_related("member", "key")
+    batches = Batch.objects.select_related("member", "key").prefetch_related("votes")
     if status:
         batches = batches.filter(status=status)
     if member:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from hashes.models import Batch
 from hashes.services.dedup import batch_deduplicate
+from hashes.services.votes import batch_expire_due
 
 # Database hiccups are worth retrying; anything else is a bug and should be seen.
 TRANSIENT = (OperationalError, InterfaceError)
@@ -30,3 +31,9 @@ def batch_sweep_received() -> int:
     for batch_id in ids:
         batch_deduplicate_task.delay(batch_id)
     return len(ids)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def batch_expire_due_task() -> int:
+    """Beat: expire batches whose voting window closed (idempotent: conditional updates)."""
+    return batch_expire_due()

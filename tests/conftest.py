@@ -129,6 +129,20 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
 # --- the real Celery worker -----------------------------------------------------------------------
 
 
+def _celery_env() -> dict[str, str]:
+    """The environment of the Celery processes the tests start: the test database and broker."""
+    db = settings.DATABASES["default"]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "PYTHONPATH": str(ROOT),
+        # A fresh PDQ index snapshot directory: never one left by an earlier run's database.
+        "PDQ_INDEX_DIR": tempfile.mkdtemp(prefix="consortium-worker-pdq-"),
+    }
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup: Any, django_db_blocker: Any) -> Iterator[subprocess.Popen]:
     """One real `celery worker` process on the test Redis broker and the test database.
@@ -141,16 +155,7 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any) -> Iterator[subp
     from consortium.celery import app
 
     assert not app.conf.task_always_eager, "the worker tests need a real broker (CELERY_BROKER_URL=redis://…)"
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "PYTHONPATH": str(ROOT),
-        # A fresh PDQ index snapshot directory: never one left by an earlier run's database.
-        "PDQ_INDEX_DIR": tempfile.mkdtemp(prefix="consortium-worker-pdq-"),
-    }
+    env = _celery_env()
     app.control.purge()
     Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
     log = open(Path(settings.VAR_DIR) / "celery-worker.log", "w")  # noqa: SIM115 - closed below
@@ -168,6 +173,25 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any) -> Iterator[subp
     else:
         process.kill()
         raise RuntimeError(f"the Celery worker did not answer a ping in 60 s; see {log.name}")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+def celery_beat(celery_worker: subprocess.Popen, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """A real `celery beat` with the periodic tasks every second (the worker runs them)."""
+    env = {**_celery_env(), "BATCH_EXPIRY_INTERVAL": "1", "AUDIT_CHECKPOINT_INTERVAL": "1"}
+    log = open(tmp_path / "celery-beat.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "consortium", "beat", "--loglevel=INFO",
+         f"--schedule={tmp_path / 'beat-schedule'}"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
     yield process
     process.terminate()
     try:

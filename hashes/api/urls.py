@@ -9,4 +9,8 @@ urlpatterns = [
     path("batches/<int:pk>/items", views.BatchItemListView.as_view(), name="batch-items"),
     path("batches/<int:pk>/envelope", views.BatchEnvelopeView.as_view(), name="batch-envelope"),
     path("batches/<int:pk>/withdraw", views.BatchWithdrawView.as_view(), name="batch-withdraw"),
+    path("batches/<int:pk>/vote", views.BatchVoteView.as_view(), name="batch-vote"),
+    path("policy", views.PolicyView.as_view(), name="policy"),
+    path("incidents", views.IncidentListView.as_view(), name="incident-list"),
+    path("fingerprints/<int:pk>/opinion", views.FingerprintOpinionView.as_view(), name="fingerprint-opinion"),
 ]

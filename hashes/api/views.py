@@ -18,10 +18,12 @@ from hashes import selectors
 from hashes.api import serializers
 from hashes.api.filtersets import choice_param
 from hashes.kinds import NAMES
-from hashes.models import Batch, BatchItem, Label
+from hashes.models import Batch, BatchItem, Fingerprint, Incident, Label
 from hashes.services.batches import batch_submit, batch_withdraw
+from hashes.services.opinions import opinion_set
+from hashes.services.votes import vote_cast
 from members.models import Role
-from members.permissions import ANY, PEOPLE
+from members.permissions import ANY, PEOPLE, STAFF
 
 SUBMITTERS = frozenset({Role.ADMIN, Role.ANALYST})
 
@@ -146,3 +148,65 @@ class BatchWithdrawView(generics.GenericAPIView):
         batch = get_object_or_404(selectors.batch_list(), pk=pk)
         batch = batch_withdraw(user=request.user, batch=batch)
         return Response(self.get_serializer(batch).data)
+
+
+class BatchVoteView(generics.GenericAPIView):
+    """Cast or change the caller's member's vote (`approve` / `reject` with a reason)."""
+
+    serializer_class = serializers.VoteSerializer
+    roles = {"PUT": SUBMITTERS | {STAFF}}
+
+    @extend_schema(request=serializers.VoteSerializer, responses=serializers.BatchSerializer)
+    def put(self, request: Request, pk: int) -> Response:
+        batch = get_object_or_404(Batch.objects.only("id"), pk=pk)
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        vote_cast(user=request.user, batch=batch, **form.validated_data)
+        batch = selectors.batch_list().get(pk=pk)
+        return Response(serializers.BatchSerializer(batch, context={"request": request}).data)
+
+
+class PolicyView(generics.GenericAPIView):
+    """The consortium's policy in force, and the incident fast-track rule with open incidents."""
+
+    serializer_class = serializers.PolicySerializer
+    roles = {"GET": ANY}
+
+    def get(self, request: Request) -> Response:
+        return Response(self.get_serializer(selectors.policy_current()).data)
+
+
+class IncidentListView(generics.ListAPIView):
+    """Incidents staff declared, newest first; `?open=true` for the open ones."""
+
+    serializer_class = serializers.IncidentSerializer
+    roles = {"GET": ANY}
+    pagination_class = type("IncidentPagination", (CursorPagination,), {"ordering": "-id"})
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        incidents = Incident.objects.select_related("label")
+        if choice_param(self.request.query_params, "open", ["true", "false"]) == "true":
+            incidents = incidents.filter(closed__isnull=True)
+        return incidents
+
+
+class FingerprintOpinionView(generics.GenericAPIView):
+    """Affirm or dispute a published fingerprint (one opinion per member, changeable)."""
+
+    serializer_class = serializers.OpinionSerializer
+    roles = {"PUT": SUBMITTERS}
+
+    def put(self, request: Request, pk: int) -> Response:
+        fingerprint = get_object_or_404(Fingerprint.objects.only("id"), pk=pk)
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        opinion = opinion_set(user=request.user, fingerprint=fingerprint, **form.validated_data)
+        fingerprint.refresh_from_db()
+        return Response(
+            {
+                "fingerprint": fingerprint.pk,
+                "opinion": opinion.opinion,
+                "reason": opinion.reason,
+                "retraction_queued": fingerprint.retraction_queued is not None,
+            }
+        )

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-
 _HEX = re.compile(r"[0-9a-f]*")
 
 

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from consortium.audit.services import SYSTEM, audit_append
+from consortium.audit.services import SYSTEM, audit_append, rfc3339
 from hashes.kinds import REGISTRY
-from hashes.models import Batch, BatchItem, Fingerprint
+from hashes.models import Batch, BatchItem, Fingerprint, Incident
 from hashes.pdq_index import PDQIndex
 from hashes.pdq_published import published_pdq_index
 from hashes.selectors import policy_current
@@ -38,7 +39,9 @@ class _Outcome:
 
 
 def batch_deduplicate(*, batch_id: int) -> Batch | None:
-    """Record every item's outcome and move the batch from `received` to `voting`.
+    """Record every item's outcome and move the batch from `received` to `voting`, fixing its
+    quorum and window from the policy in force (fast-tracked if it carries an open incident's
+    label: the batch's labels or any item's).
 
     Idempotent and safe to run concurrently: it locks the batch row (SELECT FOR UPDATE) and
     does nothing unless the batch is still `received`; outcomes are overwritten, not added
@@ -49,8 +52,14 @@ def batch_deduplicate(*, batch_id: int) -> Batch | None:
         batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None or batch.status != Batch.Status.RECEIVED:
             return batch
-        distance = policy_current().pdq_max_distance
-        items = list(BatchItem.objects.filter(batch_id=batch_id).order_by("position").values_list("position", "kind", "value"))
+        policy = policy_current()
+        distance = policy.pdq_max_distance
+        rows = list(
+            BatchItem.objects.filter(batch_id=batch_id).order_by("position").values_list("position", "kind", "value", "labels")
+        )
+        items = [(position, kind, value) for position, kind, value, _ in rows]
+        carried = set(batch.labels).union(*(labels for *_, labels in rows))
+        incident = Incident.objects.filter(closed__isnull=True, label__slug__in=carried).order_by("declared").first()
         outcomes = _outcomes(items, max_distance=distance)
         _write(batch_id, outcomes)
         counts = {choice: 0 for choice in (BatchItem.Outcome.NEW, BatchItem.Outcome.DUPLICATE, BatchItem.Outcome.NEAR_DUPLICATE)}
@@ -58,9 +67,16 @@ def batch_deduplicate(*, batch_id: int) -> Batch | None:
         for result in outcomes.values():
             counts[result.outcome] += 1
         now = timezone.now()
+        # The quorum is fixed now, from the policy in force (and the fast-track of an open
+        # incident whose label the batch carries), so later policy edits flip no decision.
+        approvals = policy.incident_approvals_required if incident else policy.approvals_required
         Batch.objects.filter(pk=batch_id, status=Batch.Status.RECEIVED).update(
             status=Batch.Status.VOTING,
             voting_opened=now,
+            approvals_required=approvals,
+            rejections_required=policy.rejections_required,
+            closes_at=now + timedelta(seconds=policy.voting_window),
+            incident=incident,
             new_count=counts[BatchItem.Outcome.NEW],
             duplicate_count=counts[BatchItem.Outcome.DUPLICATE],
             near_duplicate_count=counts[BatchItem.Outcome.NEAR_DUPLICATE],
@@ -74,6 +90,10 @@ def batch_deduplicate(*, batch_id: int) -> Batch | None:
             duplicate=counts[BatchItem.Outcome.DUPLICATE],
             near_duplicate=counts[BatchItem.Outcome.NEAR_DUPLICATE],
             pdq_max_distance=distance,
+            approvals_required=approvals,
+            rejections_required=policy.rejections_required,
+            closes_at=rfc3339(now + timedelta(seconds=policy.voting_window)),
+            incident=incident.pk if incident else None,
         )
     batch.refresh_from_db()
     return batch

@@ -59,3 +59,27 @@ def publish(kind: str, value: str, seq: int = 1, **extra: Any) -> Fingerprint:
     return Fingerprint.objects.create(kind=kind, value=value, added_seq=seq, **extra)
 
 
+
+
+@pytest.fixture
+def ivan(cast) -> Any:
+    """Ivan, analyst at a third member, Initech: with Globex, enough members for a quorum of 2."""
+    from members.models import Role
+    from members.services.members import member_create
+    from members.services.users import user_create
+
+    initech = member_create(actor=SYSTEM, slug="initech", name="Initech Cloud")
+    return user_create(actor=SYSTEM, username="ivan", member=initech, role=Role.ANALYST)
+
+
+@pytest.fixture
+def voting_batch(cast, signed) -> Callable[..., Any]:
+    """`voting_batch(**payload fields)`: an Acme batch, submitted and deduplicated: voting."""
+    from hashes.services.batches import batch_submit
+    from hashes.services.dedup import batch_deduplicate
+
+    def make(**kwargs: Any) -> Any:
+        batch = batch_submit(user=cast.bob, envelope=signed(**kwargs)).batch
+        return batch_deduplicate(batch_id=batch.pk)
+
+    return make
