@@ -223,7 +223,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 # process on the machine, rebuilt by one of them at a time).
 PDQ_INDEX_DIR = Path(env_str("PDQ_INDEX_DIR", str(VAR_DIR / "pdq-index")))
 # Changes applied on top of a snapshot before a process writes a fresh one.
-PDQ_INDEX_SNAPSHOT_EVERY = env_int("PDQ_INDEX_SNAPSHOT_EVERY", 100_000, minimum=1)
+PDQ_INDEX_SNAPSHOT_EVERY = env_int("PDQ_INDEX_SNAPSHOT_EVERY", 20_000, minimum=1)
 
 # --- API -----------------------------------------------------------------------------------------
 

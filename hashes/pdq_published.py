@@ -10,7 +10,8 @@ machine on disk that every process memory-maps:
   fingerprint; if it moved past the index's watermark, only the fingerprints added or removed
   in between are fetched and applied (`PDQIndex.add` / `remove`), never the whole table.
 - After PDQ_INDEX_SNAPSHOT_EVERY applied changes a process rewrites the snapshot (if no other
-  process holds the lock), so new processes start close to the present.
+  process holds the lock) and maps it again, so processes keep sharing one copy of the arrays
+  and new processes start close to the present.
 
 Precondition for correctness: release seqs commit in seq order (the publishing service holds
 the seq lock until commit), so "every fingerprint with a seq <= watermark" is a stable set.
@@ -161,11 +162,32 @@ def published_pdq_index() -> PDQIndex:
         elif latest > (index.watermark or 0):
             _state["applied"] = int(_state["applied"]) + _catch_up(index, latest)
             if int(_state["applied"]) >= settings.PDQ_INDEX_SNAPSHOT_EVERY:
-                with _machine_lock(blocking=False) as locked:
-                    if locked:
-                        index.save(_snapshot_path(), watermark=index.watermark)
-                        _state["applied"] = 0
+                index = _refresh_snapshot(index, latest)
+                _state["index"] = index
+                _state["applied"] = 0
         return index
+
+
+def _refresh_snapshot(index: PDQIndex, latest: int) -> PDQIndex:
+    """After many changes: write a fresh snapshot, or map the one another process just wrote.
+
+    Either way the process goes back to sharing the machine's mapped snapshot: changes applied
+    on top of a mapped index end up in private copies of its arrays (PDQIndex merges its delta
+    into them), which would otherwise grow every process by the index's size.
+    """
+    path = _snapshot_path()
+    with _machine_lock(blocking=False) as locked:
+        if locked:
+            index.save(path, watermark=index.watermark)
+    try:
+        fresh = PDQIndex.load(path)
+    except Exception as exc:  # keep the one we have; the next refresh tries again
+        log.warning("could not map the PDQ index snapshot at %s (%r)", path, exc)
+        return index
+    if (fresh.watermark or 0) < (index.watermark or 0) - settings.PDQ_INDEX_SNAPSHOT_EVERY:
+        return index  # the other writer's snapshot is older than ours: not worth the catch-up
+    _catch_up(fresh, latest)
+    return fresh
 
 
 def published_pdq_index_reset() -> None:

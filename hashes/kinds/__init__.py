@@ -106,12 +106,17 @@ class HexDigestKind(Kind):
         if not self.extra_fields:
             empty: dict[str, Any] = {}
             return [Checked(value, empty) for value in values]
-        try:
-            return [
-                Checked(value, self.check_extras(item, min_quality=min_quality)) for value, item in zip(values, items, strict=True)
-            ]
-        except KindError:
+        extras = self.check_extras_many(items, min_quality=min_quality)
+        if extras is None:
             return super().check_many(items, min_quality=min_quality)
+        return [Checked(value, extra) for value, extra in zip(values, extras, strict=True)]
+
+    def check_extras_many(self, items: list[dict[str, Any]], *, min_quality: int) -> list[dict[str, Any]] | None:
+        """`check_extras` of every item, or None if any is refused (the caller then finds which)."""
+        try:
+            return [self.check_extras(item, min_quality=min_quality) for item in items]
+        except KindError:
+            return None
 
 
 def _discover() -> dict[str, Kind]:

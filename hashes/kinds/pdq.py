@@ -28,6 +28,13 @@ class PDQ(HexDigestKind):
             )
         return {"quality": quality}
 
+    def check_extras_many(self, items: list[dict[str, Any]], *, min_quality: int) -> list[dict[str, Any]] | None:
+        qualities = [item.get("quality") for item in items]
+        if not all(q is None or (type(q) is int and min_quality <= q <= 100) for q in qualities):
+            return None
+        empty: dict[str, Any] = {}
+        return [empty if q is None else {"quality": q} for q in qualities]
+
     @staticmethod
     def distance(a: str, b: str) -> int:
         return (int(a, 16) ^ int(b, 16)).bit_count()

@@ -16,6 +16,7 @@ from django.utils import timezone
 from consortium.audit.services import SYSTEM, Actor, audit_append
 from consortium.errors import Conflict, InvalidInput, NotAllowed
 from hashes import rules
+from hashes.services import hooks
 from hashes.models import Batch, Vote
 from members.models import Member, User
 
@@ -125,6 +126,7 @@ def _decide(
             tallies=tallies or batch_tallies(batch.pk),
             member=batch.member.slug,
         )
+        hooks.batch_decided(batch.pk, outcome.value)
     return bool(moved)
 
 

@@ -267,3 +267,9 @@ def test_a_suspended_members_analyst_cannot_submit(cast, api, signed) -> None:
     member_set_status(actor=SYSTEM, member=cast.acme, status=Member.Status.SUSPENDED)
     assert_problem(client.post(URL, signed(), format="json"), 403)
     assert not Batch.objects.exists()
+
+
+@pytest.mark.parametrize("kind", [["md5"], {"k": 1}, 5, None, True])
+def test_a_kind_that_is_not_a_string_is_an_item_error_not_a_crash(cast, api, signed, kind: object) -> None:
+    body = assert_problem(api(cast.bob).post(URL, signed(items=[{"kind": kind, "value": "a" * 32}]), format="json"), 422)
+    assert body["errors"][0]["pointer"] == "/payload/items/0/kind"
