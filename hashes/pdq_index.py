@@ -275,6 +275,270 @@ def _expand_ranges(start: I64Array, count: I64Array) -> I64Array:
 
 
 # --------------------------------------------------------------------------
+# compiled kernels (numba, optional)
+#
+# The functions named ``_nbk_*`` are plain Python until :func:`_numba_kernels`
+# jit-compiles them on first use (numba is imported lazily: importing it costs
+# ~0.5 s, compiling ~5-10 s the first time, then ~0.2 s from the on-disk cache).
+# They are the same algorithm as ``PDQIndex._mih``/``_scan``, one query at a
+# time with no temporaries.  Numba's integer typing rules matter here: a
+# uint64 mixed with a signed int becomes float64, so bit operations keep both
+# operands uint64 (the ``_NBK_*`` shift arrays are uint64 for that reason).
+
+_NBK_WA = _SUB_WA.astype(np.int64)
+_NBK_WB = _SUB_WB.astype(np.int64)
+_NBK_O = _SUB_O.copy()
+_NBK_RO = (np.uint64(64) - _SUB_O) % np.uint64(64)  # right shift for word b (unused when o == 0)
+_NBK_R = _SUB_R.copy()
+# Matches per task (a chunk of queries) that fit in the output buffer before a
+# query is redone on its own with a buffer as large as its candidate bound.
+_NBK_CHUNK = 64
+_NBK_CAP = 4096
+
+
+def _nbk_subkey(w, j, wa, wb, o, ro, rsh):  # pragma: no cover - compiled
+    """Key of substring ``j`` of the 4 words ``w`` (same formula as :func:`_subkeys`)."""
+    win = w[wa[j]]
+    if o[j] != 0:
+        win = (win << o[j]) | (w[wb[j]] >> ro[j])
+    return win >> rsh[j]
+
+
+def _nbk_mih_range(  # pragma: no cover - compiled
+    q, lo, hi, h, perm, offsets, lowkeys, dead, ptab, pmask, shift, lowmask, base, trad,
+    wa, wb, o, ro, rsh, r, limit, out_q, out_row, out_d, o0, cap, flags,
+):
+    """Probe + verify queries ``lo..hi-1``; write matches from ``out_*[o0]``.
+
+    Returns how many matches were written (at most ``cap``).  ``flags[i]`` is
+    set to 1 if query ``i`` has more than ``limit`` candidates (the caller
+    full-scans it) and to 2 if its matches did not fit (the caller redoes it).
+    A row is reported only from the first table in which its substring is
+    within that table's probe radius ``trad[j]``: it is probed in every such
+    table, so this dedupes without any per-query set, exactly.
+    """
+    n_probe = ptab.shape[0]
+    has_low = lowkeys.shape[0] > 0
+    has_dead = dead.shape[0] > 0
+    pst = np.empty(n_probe, np.int64)
+    pct = np.empty(n_probe, np.int64)
+    plow = np.empty(n_probe, np.uint32)
+    qk = np.empty(11, np.uint32)
+    xw = np.empty(4, np.uint64)
+    n_out = o0
+    end = o0 + cap
+    for i in range(lo, hi):
+        qw = q[i]
+        for j in range(11):
+            qk[j] = np.uint32(_nbk_subkey(qw, j, wa, wb, o, ro, rsh))
+        total = 0
+        for p in range(n_probe):
+            j = ptab[p]
+            key = qk[j] ^ pmask[p]
+            b = np.int64(key >> shift[j]) + base[j]
+            s = np.int64(offsets[b])
+            c = np.int64(offsets[b + 1]) - s
+            pst[p] = s
+            pct[p] = c
+            plow[p] = key & lowmask[j]
+            total += c
+        if total > limit:
+            flags[i] = 1
+            continue
+        q0, q1, q2, q3 = qw[0], qw[1], qw[2], qw[3]
+        start_i = n_out
+        overflow = False
+        for p in range(n_probe):
+            c = pct[p]
+            if c == 0:
+                continue
+            s = pst[p]
+            j = ptab[p]
+            low = plow[p]
+            for pos in range(s, s + c):
+                if has_low and np.uint32(lowkeys[pos]) != low:
+                    continue
+                row = perm[pos]
+                x0 = h[row, 0] ^ q0
+                x1 = h[row, 1] ^ q1
+                x2 = h[row, 2] ^ q2
+                x3 = h[row, 3] ^ q3
+                d = _nbk_popcount(x0) + _nbk_popcount(x1) + _nbk_popcount(x2) + _nbk_popcount(x3)
+                if d > r:
+                    continue
+                if has_dead and dead[row]:
+                    continue
+                xw[0] = x0
+                xw[1] = x1
+                xw[2] = x2
+                xw[3] = x3
+                seen = False
+                for j2 in range(j):
+                    if trad[j2] >= 0 and _nbk_popcount(_nbk_subkey(xw, j2, wa, wb, o, ro, rsh)) <= trad[j2]:
+                        seen = True
+                        break
+                if seen:
+                    continue
+                if n_out >= end:
+                    overflow = True
+                    break
+                out_q[n_out] = i
+                out_row[n_out] = row
+                out_d[n_out] = d
+                n_out += 1
+            if overflow:
+                break
+        if overflow:
+            flags[i] = 2
+            n_out = start_i
+    return n_out - o0
+
+
+def _nbk_scan_range(q, lo, hi, h, dead, r, out_q, out_row, out_d, o0, cap, flags):  # pragma: no cover - compiled
+    """Brute force for queries ``lo..hi-1`` (flags/return value as :func:`_nbk_mih_range`)."""
+    n = h.shape[0]
+    has_dead = dead.shape[0] > 0
+    n_out = o0
+    end = o0 + cap
+    for i in range(lo, hi):
+        q0, q1, q2, q3 = q[i, 0], q[i, 1], q[i, 2], q[i, 3]
+        start_i = n_out
+        for row in range(n):
+            d = (
+                _nbk_popcount(h[row, 0] ^ q0)
+                + _nbk_popcount(h[row, 1] ^ q1)
+                + _nbk_popcount(h[row, 2] ^ q2)
+                + _nbk_popcount(h[row, 3] ^ q3)
+            )
+            if d <= r and not (has_dead and dead[row]):
+                if n_out >= end:
+                    flags[i] = 2
+                    n_out = start_i
+                    break
+                out_q[n_out] = i
+                out_row[n_out] = row
+                out_d[n_out] = d
+                n_out += 1
+    return n_out - o0
+
+
+def _nbk_mih_tasks(  # pragma: no cover - compiled
+    q, h, perm, offsets, lowkeys, dead, ptab, pmask, shift, lowmask, base, trad,
+    wa, wb, o, ro, rsh, r, limit, chunk, cap, out_q, out_row, out_d, counts, flags,
+):
+    """Serial driver: task ``t`` covers queries ``t*chunk ..`` and owns ``out_*[t*cap : (t+1)*cap]``."""
+    nq = q.shape[0]
+    for t in range(counts.shape[0]):
+        lo = t * chunk
+        counts[t] = _nbk_mih_range(
+            q, lo, min(nq, lo + chunk), h, perm, offsets, lowkeys, dead, ptab, pmask, shift, lowmask, base,
+            trad, wa, wb, o, ro, rsh, r, limit, out_q, out_row, out_d, t * cap, cap, flags,
+        )
+
+
+def _nbk_mih_tasks_par(  # pragma: no cover - compiled
+    q, h, perm, offsets, lowkeys, dead, ptab, pmask, shift, lowmask, base, trad,
+    wa, wb, o, ro, rsh, r, limit, chunk, cap, out_q, out_row, out_d, counts, flags,
+):
+    """:func:`_nbk_mih_tasks` with the tasks spread over numba's threads (disjoint outputs)."""
+    nq = q.shape[0]
+    for t in _nb_prange(counts.shape[0]):
+        lo = t * chunk
+        counts[t] = _nbk_mih_range(
+            q, lo, min(nq, lo + chunk), h, perm, offsets, lowkeys, dead, ptab, pmask, shift, lowmask, base,
+            trad, wa, wb, o, ro, rsh, r, limit, out_q, out_row, out_d, t * cap, cap, flags,
+        )
+
+
+def _nbk_scan_tasks(q, h, dead, r, chunk, cap, out_q, out_row, out_d, counts, flags):  # pragma: no cover
+    nq = q.shape[0]
+    for t in range(counts.shape[0]):
+        lo = t * chunk
+        counts[t] = _nbk_scan_range(q, lo, min(nq, lo + chunk), h, dead, r, out_q, out_row, out_d, t * cap, cap, flags)
+
+
+def _nbk_scan_tasks_par(q, h, dead, r, chunk, cap, out_q, out_row, out_d, counts, flags):  # pragma: no cover
+    nq = q.shape[0]
+    for t in _nb_prange(counts.shape[0]):
+        lo = t * chunk
+        counts[t] = _nbk_scan_range(q, lo, min(nq, lo + chunk), h, dead, r, out_q, out_row, out_d, t * cap, cap, flags)
+
+
+_nb_prange = range  # replaced by numba.prange when the kernels are compiled
+_nbk_popcount = None  # replaced by an LLVM ctpop intrinsic when the kernels are compiled
+_NB_STATE: dict[str, object] = {}
+
+
+def _numba_kernels() -> dict[str, object] | None:
+    """Compile (or load from numba's cache) the kernels; ``None`` if numba is unusable.
+
+    Set ``PDQ_INDEX_ENGINE=numpy`` to never import numba.  Compiled code is
+    cached on disk (``cache=True``): in ``__pycache__`` next to this file, or,
+    if that is not writable, numba's user-wide cache; point ``NUMBA_CACHE_DIR``
+    at a writable directory when the app directory is read-only (otherwise
+    every process compiles again, ~5-10 s on the first query).
+    """
+    if "ok" in _NB_STATE:
+        return _NB_STATE if _NB_STATE["ok"] else None
+    if os.environ.get("PDQ_INDEX_ENGINE", "").strip().lower() == "numpy":
+        _NB_STATE["ok"] = False
+        return None
+    try:
+        import numba
+        from numba.core import types
+        from numba.extending import intrinsic
+    except Exception:  # ImportError, or a broken llvmlite
+        _NB_STATE["ok"] = False
+        return None
+
+    @intrinsic
+    def _ctpop(typingctx, x):  # type: ignore[no-untyped-def]  # pragma: no cover - compile time
+        if not isinstance(x, types.Integer):
+            return None
+        sig = types.int64(x)
+
+        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+            v = builder.ctpop(args[0])
+            return context.cast(builder, v, x, types.int64)
+
+        return sig, codegen
+
+    g = globals()
+
+    def jit(fn, **kw):  # type: ignore[no-untyped-def]
+        try:
+            return numba.njit(cache=True, nogil=True, **kw)(fn)
+        except RuntimeError:  # no writable cache location: compile per process
+            return numba.njit(nogil=True, **kw)(fn)
+
+    g["_nbk_popcount"] = _ctpop
+    g["_nb_prange"] = numba.prange
+    g["_nbk_subkey"] = jit(_nbk_subkey)
+    g["_nbk_mih_range"] = jit(_nbk_mih_range)
+    g["_nbk_scan_range"] = jit(_nbk_scan_range)
+    _NB_STATE["mih"] = jit(_nbk_mih_tasks)
+    _NB_STATE["mih_par"] = jit(_nbk_mih_tasks_par, parallel=True)
+    _NB_STATE["scan"] = jit(_nbk_scan_tasks)
+    _NB_STATE["scan_par"] = jit(_nbk_scan_tasks_par, parallel=True)
+    _NB_STATE["numba"] = numba
+    _NB_STATE["ok"] = True
+    return _NB_STATE
+
+
+def _resolve_engine(engine: str | None) -> bool:
+    """True to use the numba kernels for this call."""
+    e = (engine or os.environ.get("PDQ_INDEX_ENGINE", "") or "auto").strip().lower()
+    if e == "numpy":
+        return False
+    if e not in ("auto", "numba"):
+        raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
+    ok = _numba_kernels() is not None
+    if e == "numba" and not ok:
+        raise RuntimeError("engine='numba' but numba is not importable (or PDQ_INDEX_ENGINE=numpy)")
+    return ok
+
+
+# --------------------------------------------------------------------------
 # the index
 
 
