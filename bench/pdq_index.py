@@ -10,6 +10,8 @@ The anchor needs its own venv (python3.11 -m venv /tmp/tx-venv &&
 the same generated hashes from temporary .npy files.  Without --anchor-python
 only our index is measured.  Everything is single-threaded unless a column
 says "2 thr" (the build always uses all CPUs for its per-table sorts).
+--engine picks the query engine under test (numba by default); --compare
+also times the other one (--compare queries skips its slow 100k dedup).
 """
 
 from __future__ import annotations
@@ -189,20 +191,30 @@ def bench_size(n: int, args: argparse.Namespace) -> dict[str, object]:
     )
 
     qs = data["queries"]
+    t = time.perf_counter()
+    index.query_many(qs[:2], R, engine=args.engine)
+    index.query_many(qs[:200], R, engine=args.engine, threads=2)
+    print(
+        f"first {args.engine} queries (numba: compile or load from its cache): {time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
     for q in qs[:20]:
         index.query(q)
-    t = time.perf_counter()
-    for q in qs:
-        index.query(q)
-    row["single_qps"] = len(qs) / (time.perf_counter() - t)
-    print(f"single queries: {row['single_qps']:.0f} q/s ({len(qs)} queries, r={R})", flush=True)
-    for threads in (1, 2):
+    for engine in engines(args):
         t = time.perf_counter()
-        index.query_many(qs, R, threads=threads)
-        row[f"batch_qps_{threads}"] = len(qs) / (time.perf_counter() - t)
-        print(f"query_many, {threads} thread(s): {row[f'batch_qps_{threads}']:.0f} q/s", flush=True)
+        for q in qs:
+            index.query_many(q, R, engine=engine)
+        row[f"single_qps_{engine}"] = len(qs) / (time.perf_counter() - t)
+        print(f"single queries, {engine}: {row[f'single_qps_{engine}']:.0f} q/s ({len(qs)} queries, r={R})", flush=True)
+        for threads in (1, 2):
+            t = time.perf_counter()
+            index.query_many(qs, R, threads=threads, engine=engine)
+            row[f"batch_qps_{engine}_{threads}"] = len(qs) / (time.perf_counter() - t)
+            qps = row[f"batch_qps_{engine}_{threads}"]
+            print(f"query_many, {engine}, {threads} thread(s): {qps:.0f} q/s", flush=True)
+    row["single_qps"] = row[f"single_qps_{args.engine}"]
 
-    res = index.query_many(data["planted_q"], R)
+    res = index.query_many(data["planted_q"], R, engine=args.engine)
     found = sum(
         int(pid) in ids.tolist() and int(d[ids.tolist().index(int(pid))]) == int(k)
         for (ids, d), pid, k in zip(res, data["planted_id"], data["planted_k"])
@@ -213,22 +225,32 @@ def bench_size(n: int, args: argparse.Namespace) -> dict[str, object]:
     # Exactness spot check against a full scan.
     sample = qs[:: max(1, len(qs) // 10)][:10]
     ok = True
-    for q, (ids, d) in zip(sample, index.query_many(sample, R)):
+    for q, (ids, d) in zip(sample, index.query_many(sample, R, engine=args.engine)):
         dist = np.bitwise_count(data["hashes"] ^ q).sum(axis=1)
         ok &= sorted(np.flatnonzero(dist <= R).tolist()) == sorted(ids.tolist())
     row["spot_check"] = "ok" if ok else "MISMATCH"
     print(f"spot check vs full scan ({len(sample)} queries): {row['spot_check']}", flush=True)
 
-    for threads in (1, 2):
-        t = time.perf_counter()
-        res = index.query_many(data["batch"], R, threads=threads)
-        row[f"dedup_s_{threads}"] = time.perf_counter() - t
-        hits = sum(len(ids) > 0 for ids, _ in res)
-        print(
-            f"dedup of a {len(data['batch']):,}-hash batch (r={R}), {threads} thread(s): "
-            f"{row[f'dedup_s_{threads}']:.1f} s, {hits:,} hashes with a match; peak RSS {rss_mb()[1]:.0f} MiB",
-            flush=True,
-        )
+    ref = None
+    for engine in engines(args, dedup=True):
+        for threads in (1, 2):
+            t = time.perf_counter()
+            res = index.query_many(data["batch"], R, threads=threads, engine=engine)
+            row[f"dedup_s_{engine}_{threads}"] = time.perf_counter() - t
+            hits = sum(len(ids) > 0 for ids, _ in res)
+            print(
+                f"dedup of a {len(data['batch']):,}-hash batch (r={R}), {engine}, {threads} thread(s): "
+                f"{row[f'dedup_s_{engine}_{threads}']:.1f} s, {hits:,} hashes with a match; "
+                f"peak RSS {rss_mb()[1]:.0f} MiB",
+                flush=True,
+            )
+            if ref is None:
+                ref = res
+            elif not all((a[0] == b[0]).all() and (a[1] == b[1]).all() for a, b in zip(ref, res, strict=True)):
+                row["engines_agree"] = "MISMATCH"
+    row.setdefault("engines_agree", "ok")
+    print(f"all dedup runs returned identical results: {row['engines_agree']}", flush=True)
+    del ref, res
 
     with tempfile.TemporaryDirectory(prefix="pdq-snap-") as d:
         t = time.perf_counter()
@@ -239,7 +261,7 @@ def bench_size(n: int, args: argparse.Namespace) -> dict[str, object]:
         load_s = time.perf_counter() - t
         t = time.perf_counter()
         for q in qs[:500]:
-            loaded.query(q)
+            loaded.query_many(q, R, engine=args.engine)
         row["mmap_qps"] = 500 / (time.perf_counter() - t)
         del loaded
     print(f"save {save_s:.1f} s, load (mmap) {load_s * 1000:.0f} ms, single queries on the mmap: "
@@ -263,6 +285,14 @@ def bench_size(n: int, args: argparse.Namespace) -> dict[str, object]:
     return row
 
 
+def engines(args: argparse.Namespace, dedup: bool = False) -> list[str]:
+    """The engine under test first, then the other one when comparing."""
+    other = "numpy" if args.engine == "numba" else "numba"
+    if args.compare == "none" or (dedup and args.compare == "queries"):
+        return [args.engine]
+    return [args.engine, other]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000000", help="comma-separated index sizes")
@@ -272,6 +302,13 @@ def main() -> None:
     ap.add_argument("--anchor-python", default="", help="python of a venv with threatexchange installed")
     ap.add_argument("--anchor-queries", type=int, default=300)
     ap.add_argument("--anchor-timeout", type=float, default=1800)
+    ap.add_argument("--engine", default="numba", choices=["numba", "numpy"], help="query engine under test")
+    ap.add_argument(
+        "--compare",
+        default="all",
+        choices=["all", "queries", "none"],
+        help="also time the other engine: on everything, on the 2,000 queries only (skip its 100k dedup), or not",
+    )
     args = ap.parse_args()
     print("machine:", machine(), flush=True)
     rows = [bench_size(int(s), args) for s in args.sizes.split(",")]
@@ -279,16 +316,21 @@ def main() -> None:
     print("\n" + "=" * 100)
     print("machine:", machine())
     head = (
-        f"{'N':>11} {'build s':>8} {'index MiB':>9} {'RSS MiB':>8} {'1-q q/s':>8} {'batch q/s':>9} "
+        f"{'N':>11} {'engine':>6} {'build s':>8} {'index MiB':>9} {'RSS MiB':>8} {'1-q q/s':>8} {'batch q/s':>9} "
         f"{'2 thr':>7} {'recall':>7} {'100k s':>7} {'2 thr':>6}"
     )
     print(head)
+
+    def f(r: dict, key: str, fmt: str) -> str:
+        return format(r[key], fmt) if key in r else "-"
+
     for r in rows:
-        print(
-            f"{r['n']:>11,} {r['build_s']:>8.1f} {r['index_mb']:>9.0f} {r['rss_mb']:>8.0f} {r['single_qps']:>8.0f} "
-            f"{r['batch_qps_1']:>9.0f} {r['batch_qps_2']:>7.0f} {100 * r['recall']:>6.1f}% "
-            f"{r['dedup_s_1']:>7.1f} {r['dedup_s_2']:>6.1f}"
-        )
+        for e in engines(args):
+            print(
+                f"{r['n']:>11,} {e:>6} {r['build_s']:>8.1f} {r['index_mb']:>9.0f} {r['rss_mb']:>8.0f} "
+                f"{r[f'single_qps_{e}']:>8.0f} {r[f'batch_qps_{e}_1']:>9.0f} {r[f'batch_qps_{e}_2']:>7.0f} "
+                f"{100 * r['recall']:>6.1f}% {f(r, f'dedup_s_{e}_1', '.1f'):>7} {f(r, f'dedup_s_{e}_2', '.1f'):>6}"
+            )
     print("\nanchor (threatexchange PDQIndex = faiss IndexBinaryMultiHash, nhash=16, OMP_NUM_THREADS=1):")
     print(f"{'N':>11} {'build s':>8} {'index MiB':>9} {'1-q q/s':>8} {'recall':>7}   ours/anchor q/s (single)")
     for r in rows:

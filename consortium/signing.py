@@ -229,6 +229,11 @@ def sign(payload: dict[str, Any], *, key: OKPKey, typ: str, kid: str | None = No
     return {"payload": payload, "signature": jws.detach_content(compact)}
 
 
+def envelope_bytes(canonical: bytes, signature: str) -> bytes:
+    """An envelope as stored and served: `{"payload":<JCS bytes>,"signature":"…"}` (itself JCS)."""
+    return b'{"payload":' + canonical + b',"signature":' + jcs(signature) + b"}"
+
+
 def read_header(signature: Any) -> dict[str, Any]:
     """Decode and check the protected header of a detached JWS, without verifying anything else."""
     if not isinstance(signature, str):

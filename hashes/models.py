@@ -266,3 +266,58 @@ class Opinion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member.slug}: {self.opinion} {self.fingerprint_id}"
+
+
+class ReleaseHead(models.Model):
+    """The single row that hands out release seqs; its row lock orders publishing (see releases)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    # SHA-256 hex of the last release's JCS payload: the next release's `prev`.
+    last_payload_sha256 = models.CharField(max_length=64, null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="%(app_label)s_%(class)s_singleton")]
+
+    def __str__(self) -> str:
+        return f"release head at seq {self.seq}"
+
+
+class Release(models.Model):
+    """A signed delta of the published set (PROTOCOL §6). The envelope, exactly as served, is
+    one of the audit log's documents (`envelope_sha256`)."""
+
+    seq = models.BigIntegerField(primary_key=True)
+    prev = models.CharField(max_length=64, null=True, blank=True)
+    published_at = models.DateTimeField()
+    batch = models.OneToOneField(Batch, on_delete=models.PROTECT, null=True, blank=True, related_name="release")
+    payload_sha256 = models.CharField(max_length=64)
+    envelope_sha256 = models.CharField(max_length=64)
+    kid = models.CharField(max_length=64)
+    adds = models.PositiveIntegerField(default=0)
+    removes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.CheckConstraint(condition=models.Q(seq__gte=1), name="%(app_label)s_%(class)s_seq_gte_1")]
+
+    def __str__(self) -> str:
+        return f"release {self.seq}"
+
+
+class FingerprintSource(models.Model):
+    """A member that submitted a fingerprint, and the batch it came in (first one per member)."""
+
+    fingerprint = models.ForeignKey(Fingerprint, on_delete=models.CASCADE, related_name="sources")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="+")
+    seq = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["fingerprint", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["fingerprint", "member"], name="%(app_label)s_%(class)s_unique_fingerprint_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} → {self.fingerprint_id}"

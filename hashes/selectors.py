@@ -1,9 +1,15 @@
 """Reads of the hashes app: the policy, labels, batches as their callers see them."""
 from __future__ import annotations
 
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
 from django.db.models import QuerySet
 
-from hashes.models import Batch, BatchItem, Label, Policy
+from consortium.errors import InvalidInput
+from hashes.kinds import NAMES, REGISTRY, KindError
+from hashes.models import Batch, BatchItem, Fingerprint, FingerprintSource, Label, Policy
 
 
 def policy_current() -> Policy:
@@ -33,3 +39,85 @@ def batch_items(*, batch: Batch, outcome: str | None = None, kind: str | None = 
     if kind:
         items = items.filter(kind=kind)
     return items
+
+
+MAX_MATCHES_PER_QUERY = 100
+
+
+def match_queries(queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Look each query up among published, active fingerprints (PROTOCOL §7).
+
+    Exact kinds match on the normalized value; kinds with a distance (PDQ) match within
+    `max_distance` (default and maximum: the policy's), nearest first, at most 100 per query.
+    Every bad query is reported (422 with pointers) before anything is looked up.
+    """
+    from hashes.pdq_published import published_pdq_index
+
+    policy_distance = policy_current().pdq_max_distance
+    errors: list[dict[str, str]] = []
+    normalized: list[tuple[str, str, int]] = []
+    for i, query in enumerate(queries):
+        kind = REGISTRY.get(query["kind"])
+        if kind is None:
+            errors.append({"pointer": f"/queries/{i}/kind", "code": "unknown_kind", "message": f"kind is one of {', '.join(NAMES)}."})
+            continue
+        try:
+            value = kind.normalize(query["value"])
+        except KindError as exc:
+            errors.append({"pointer": f"/queries/{i}/value", "code": exc.code, "message": str(exc)})
+            continue
+        distance = query.get("max_distance")
+        if distance is not None and not kind.near_duplicates:
+            errors.append({"pointer": f"/queries/{i}/max_distance", "code": "not_near", "message": f"{kind.name} matches exactly; drop max_distance."})
+            continue
+        if distance is not None and distance > policy_distance:
+            errors.append({"pointer": f"/queries/{i}/max_distance", "code": "too_far", "message": f"max_distance is at most the policy's {policy_distance}."})
+            continue
+        normalized.append((kind.name, value, policy_distance if distance is None else distance))
+    if errors:
+        raise InvalidInput(f"{len(errors)} of the queries are invalid; nothing was looked up.", errors=errors[:1000])
+
+    found: list[list[tuple[int, int]]] = [[] for _ in normalized]  # (fingerprint id, distance)
+    exact: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    near: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for i, (kind, value, distance) in enumerate(normalized):
+        if REGISTRY[kind].near_duplicates:
+            near[(kind, distance)].append(i)
+        else:
+            exact[kind][value].append(i)
+    active = Fingerprint.objects.filter(status=Fingerprint.Status.ACTIVE, added_seq__isnull=False)
+    for kind, by_value in exact.items():
+        for fid, value in active.filter(kind=kind, value__in=list(by_value)).values_list("id", "value"):
+            for i in by_value[value]:
+                found[i].append((fid, 0))
+    for (_kind, distance), positions in near.items():
+        index = published_pdq_index()
+        hashes = np.frombuffer(bytes.fromhex("".join(normalized[i][1] for i in positions)), dtype=">u8")
+        results = index.query_many(hashes.astype(np.uint64).reshape(-1, 4), distance)
+        for i, (ids, distances) in zip(positions, results, strict=True):
+            found[i] = list(zip(ids[:MAX_MATCHES_PER_QUERY].tolist(), distances[:MAX_MATCHES_PER_QUERY].tolist(), strict=True))
+
+    wanted = {fid for matches in found for fid, _ in matches}
+    rows = {row["id"]: row for row in active.filter(id__in=wanted).values("id", "kind", "value", "labels", "added_seq")}
+    members: dict[int, list[str]] = defaultdict(list)
+    for fid, slug in FingerprintSource.objects.filter(fingerprint_id__in=wanted).order_by("member__slug").values_list("fingerprint_id", "member__slug"):
+        members[fid].append(slug)
+    return [
+        {
+            "query": i,
+            "matches": [
+                {
+                    "fingerprint": fid,
+                    "kind": rows[fid]["kind"],
+                    "value": rows[fid]["value"],
+                    "distance": distance,
+                    "labels": rows[fid]["labels"],
+                    "seq": rows[fid]["added_seq"],
+                    "members": members[fid],
+                }
+                for fid, distance in matches
+                if fid in rows  # retracted between the index look-up and this read
+            ],
+        }
+        for i, matches in enumerate(found)
+    ]

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from hashes.models import Batch
 from hashes.services.dedup import batch_deduplicate
+from hashes.services.releases import release_publish_batch, release_publish_retractions
 from hashes.services.votes import batch_expire_due
 
 # Database hiccups are worth retrying; anything else is a bug and should be seen.
@@ -37,3 +38,27 @@ def batch_sweep_received() -> int:
 def batch_expire_due_task() -> int:
     """Beat: expire batches whose voting window closed (idempotent: conditional updates)."""
     return batch_expire_due()
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=300, max_retries=20)
+def release_publish_batch_task(batch_id: int) -> int | None:
+    """Publish an approved batch (queued when the deciding vote commits; idempotent)."""
+    release = release_publish_batch(batch_id=batch_id)
+    return release.seq if release else None
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def release_publish_retractions_task() -> int | None:
+    """Publish the queued retractions as one release (queued by disputes and staff; beat too)."""
+    release = release_publish_retractions()
+    return release.seq if release else None
+
+
+@shared_task(acks_late=True)
+def release_sweep_approved() -> int:
+    """Beat: publish approved batches whose task was lost (broker restart, killed worker)."""
+    stale = timezone.now() - timedelta(minutes=2)
+    ids = list(Batch.objects.filter(status=Batch.Status.APPROVED, decided__lt=stale).values_list("id", flat=True)[:100])
+    for batch_id in ids:
+        release_publish_batch_task.delay(batch_id)
+    return len(ids)

@@ -78,6 +78,26 @@ def _fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _tasks_reach_the_worker_only_in_worker_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tasks queued by committed transactions of other tests go to a queue no worker reads.
+
+    Otherwise the session's worker would run them (publishing, dedup) against the database
+    while that test asserts on it or flushes it. Worker tests use the normal queue.
+    """
+    if request.node.get_closest_marker("worker"):
+        yield
+        return
+    from consortium.celery import app
+
+    default = app.conf.task_default_queue
+    app.conf.task_default_queue = "tests-without-a-worker"
+    try:
+        yield
+    finally:
+        app.conf.task_default_queue = default
+
+
+@pytest.fixture(autouse=True)
 def _fresh_pdq_index(settings: Any, tmp_path: Path) -> Iterator[None]:
     """Each test gets its own PDQ index snapshot directory and an empty in-process index."""
     from hashes.pdq_published import published_pdq_index_reset

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hashes.api import views
+from hashes.api import releases, views
 
 urlpatterns = [
     path("labels", views.LabelListView.as_view(), name="label-list"),
@@ -13,4 +13,8 @@ urlpatterns = [
     path("policy", views.PolicyView.as_view(), name="policy"),
     path("incidents", views.IncidentListView.as_view(), name="incident-list"),
     path("fingerprints/<int:pk>/opinion", views.FingerprintOpinionView.as_view(), name="fingerprint-opinion"),
+    path("fingerprints/<int:pk>", releases.FingerprintDetailView.as_view(), name="fingerprint-detail"),
+    path("releases", releases.ReleaseListView.as_view(), name="release-list"),
+    path("releases/<int:seq>", releases.ReleaseDetailView.as_view(), name="release-detail"),
+    path("match", releases.MatchView.as_view(), name="match"),
 ]

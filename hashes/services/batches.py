@@ -100,7 +100,7 @@ def batch_submit(*, user: User, envelope: Any) -> Submission:
     header = _check_header(payload)
     items = _check_items(payload, default_labels=header["labels"], usable=header["usable"])
     key = MemberKey.objects.get(member=member, kid=verified.kid)
-    envelope_bytes = envelope_document(verified.canonical, verified.signature)
+    envelope_bytes = signing.envelope_bytes(verified.canonical, verified.signature)
     try:
         with transaction.atomic():
             batch = Batch.objects.create(
@@ -139,11 +139,6 @@ def batch_submit(*, user: User, envelope: Any) -> Submission:
             raise
         return replay
     return Submission(batch=batch, created=True)
-
-
-def envelope_document(canonical: bytes, signature: str) -> bytes:
-    """The envelope as stored and served: `{"payload":<JCS bytes>,"signature":"…"}`."""
-    return b'{"payload":' + canonical + b',"signature":' + signing.jcs(signature) + b"}"
 
 
 def _replay(*, member_id: int, ref: str, digest: str) -> Submission | None:

@@ -68,7 +68,10 @@ def fingerprint_retract(*, user: User, fingerprint: Fingerprint, reason: str) ->
 
 
 def _queue_retraction(fingerprint: Fingerprint, *, actor: Actor, reason: str) -> None:
+    from hashes.tasks import release_publish_retractions_task
+
     Fingerprint.objects.filter(pk=fingerprint.pk).update(retraction_queued=timezone.now())
+    release_publish_retractions_task.delay_on_commit()
     audit_append(
         actor=actor,
         action="fingerprint.retraction_queued",

@@ -16,8 +16,8 @@ from django.utils import timezone
 from consortium.audit.services import SYSTEM, Actor, audit_append
 from consortium.errors import Conflict, InvalidInput, NotAllowed
 from hashes import rules
-from hashes.services import hooks
 from hashes.models import Batch, Vote
+from hashes.services import hooks
 from members.models import Member, User
 
 MAX_REASON = 5000

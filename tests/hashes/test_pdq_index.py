@@ -215,9 +215,9 @@ def test_a_clustered_dataset_falls_back_to_a_full_scan_and_stays_exact(monkeypat
     scans = []
     original = PDQIndex._scan_main
 
-    def spy(self: PDQIndex, q: np.ndarray, r: int) -> tuple:
+    def spy(self: PDQIndex, q: np.ndarray, r: int, *args: object) -> tuple:
         scans.append(len(q))
-        return original(self, q, r)
+        return original(self, q, r, *args)
 
     monkeypatch.setattr(PDQIndex, "_scan_main", spy)
     queries = np.vstack([[flip(center, k, rng) for k in (0, 5, 20, 31)], h[2600:2605]])
@@ -378,3 +378,148 @@ def test_the_probe_plan_uses_the_refined_pigeonhole_bound() -> None:
     assert len(tables) == 8 * (1 + 23 + 253) + 2 * (1 + 24 + 276) + (1 + 24)
     assert len(pdq_index._probe_plan(10)[0]) == 11  # radius 0 in all eleven tables
     assert len(pdq_index._probe_plan(0)[0]) == 1  # d = 0 means substring 0 is equal
+
+
+# --- engines: compiled numba kernels against the numpy reference path ---------------------------
+
+
+def numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_numba = pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+
+
+def same(a: list[tuple[np.ndarray, np.ndarray]], b: list[tuple[np.ndarray, np.ndarray]]) -> bool:
+    return len(a) == len(b) and all(
+        x[0].dtype == y[0].dtype and x[1].dtype == y[1].dtype and (x[0] == y[0]).all() and (x[1] == y[1]).all()
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def mutated(corpus: tuple) -> dict[int, tuple[PDQIndex, np.ndarray, np.ndarray]]:
+    """Per bucket layout: an index with tombstones in main, a delta, and a removal from the delta."""
+    ids, h, _, _ = corpus
+    out = {}
+    for bits in (None, 24):
+        idx = PDQIndex.build(ids[:2600], h[:2600], bucket_bits=bits, delta_limit=1000)
+        idx.add(ids[2600:], h[2600:])  # 400 rows stay in the delta
+        idx.remove(np.concatenate([ids[100:250], ids[2950:2970]]))  # tombstones + delta removal
+        live = ~np.isin(ids, np.concatenate([ids[100:250], ids[2950:2970]]))
+        assert idx._dh.shape[0] == 380 and idx._n_dead == 150 and (idx._lowkeys is None) == (bits == 24)
+        out[bits or 0] = (idx, ids[live], h[live])
+    return out
+
+
+@needs_numba
+@pytest.mark.parametrize("bits", [0, 24])
+@pytest.mark.parametrize("r", [0, 10, 23, 31])
+def test_numba_engine_equals_numpy_engine_and_brute_force(corpus: tuple, mutated: dict, bits: int, r: int) -> None:
+    _, h_all, queries, _ = corpus
+    idx, ids, h = mutated[bits]
+    rng = np.random.default_rng(r)
+    # plus queries near tombstoned rows and near delta rows, at distances around r
+    extra = np.array([flip(h_all[row], int(k), rng) for row, k in zip((120, 200, 2700, 2960), (r, 0, r, 1), strict=True)])
+    qs = np.vstack([queries, extra])
+    want = brute_force(ids, h, qs, r)
+    ref = idx.query_many(qs, r, engine="numpy")
+    assert as_pairs(ref) == want
+    for kwargs in ({}, {"threads": 2}):
+        got = idx.query_many(qs, r, engine="numba", **kwargs)
+        assert same(got, ref), kwargs
+    assert [idx.query(q, r) for q in qs[::9]] == want[::9]
+
+
+@needs_numba
+def test_numba_engine_falls_back_to_the_full_scan_for_huge_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(11)
+    center = random_hashes(rng, 1)[0]
+    cluster = np.array([flip(center, int(k), rng) for k in rng.integers(0, 12, size=2500)])
+    h = np.vstack([cluster, random_hashes(rng, 1500)])
+    ids = np.arange(len(h), dtype=np.int64) * 7
+    idx = PDQIndex.build(ids, h)
+    idx.remove(ids[:10])
+    scans = []
+    original = PDQIndex._scan_main
+
+    def spy(self: PDQIndex, q: np.ndarray, r: int, *args: object) -> tuple:
+        scans.append(len(q))
+        return original(self, q, r, *args)
+
+    monkeypatch.setattr(PDQIndex, "_scan_main", spy)
+    queries = np.vstack([[flip(center, k, rng) for k in (0, 5, 20, 31)], h[2600:2605], random_hashes(rng, 3)])
+    for r in (10, 31):
+        want = brute_force(ids[10:], h[10:], queries, r)
+        ref = idx.query_many(queries, r, engine="numpy")
+        scans.clear()
+        got = idx.query_many(queries, r, engine="numba")
+        assert as_pairs(ref) == want and same(got, ref)
+        assert sum(scans) >= 4, "the cluster queries should have been answered by the full scan"
+    assert same(idx.query_many(queries, 40, engine="numba"), idx.query_many(queries, 40, engine="numpy"))
+
+
+@needs_numba
+def test_numba_engine_redoes_queries_whose_matches_overflow_the_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny output buffers force the redo path: results must not change."""
+    rng = np.random.default_rng(12)
+    center = random_hashes(rng, 1)[0]
+    cluster = np.array([flip(center, int(k), rng) for k in rng.integers(0, 25, size=300)])
+    h = np.vstack([cluster, random_hashes(rng, 3000)])
+    ids = np.arange(len(h), dtype=np.int64)
+    idx = PDQIndex.build(ids, h, delta_limit=500)
+    near = flip(center, 3, rng)[None, :].repeat(200, axis=0) ^ (random_hashes(rng, 200) & np.uint64(1))
+    idx.add(ids[-200:] + 10_000, near)  # 200 near-copies in the delta
+    queries = np.vstack([[flip(center, k, rng) for k in (0, 4, 9)], h[::97]])
+    ref = idx.query_many(queries, R, engine="numpy")
+    assert max(len(i) for i, _ in ref) > 300
+    monkeypatch.setattr(pdq_index, "_NBK_CAP", 3)
+    monkeypatch.setattr(pdq_index, "_NBK_CHUNK", 2)
+    for threads in (1, 2):
+        assert same(idx.query_many(queries, R, engine="numba", threads=threads), ref)
+
+
+@needs_numba
+def test_numba_engine_works_on_a_read_only_mmap_snapshot(corpus: tuple, mutated: dict, tmp_path: Path) -> None:
+    _, _, queries, _ = corpus
+    idx, _, _ = mutated[0]
+    idx.save(tmp_path / "snap")
+    loaded = PDQIndex.load(tmp_path / "snap")
+    assert not loaded._perm.flags.writeable and not loaded._dead.flags.writeable
+    assert same(loaded.query_many(queries, R, engine="numba"), idx.query_many(queries, R, engine="numpy"))
+
+
+def test_the_engine_can_be_chosen_per_call_or_by_environment(
+    corpus: tuple, index: PDQIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, queries, _ = corpus
+    ref = index.query_many(queries[:10], R, engine="numpy")
+    with pytest.raises(ValueError):
+        index.query_many(queries[:10], R, engine="fortran")
+    monkeypatch.setenv("PDQ_INDEX_ENGINE", "numpy")
+    calls = []
+    original = PDQIndex._mih
+    monkeypatch.setattr(PDQIndex, "_mih", lambda self, *a: calls.append(1) or original(self, *a))
+    assert same(index.query_many(queries[:10], R), ref) and calls
+    if numba_available():
+        calls.clear()
+        assert same(index.query_many(queries[:10], R, engine="numba"), ref) and not calls
+
+
+def test_without_numba_auto_uses_numpy_and_numba_is_refused(
+    corpus: tuple, index: PDQIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    _, _, queries, _ = corpus
+    ref = index.query_many(queries[:10], R, engine="numpy")
+    monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` raise ImportError
+    monkeypatch.setattr(pdq_index, "_NB_STATE", {})
+    monkeypatch.delenv("PDQ_INDEX_ENGINE", raising=False)
+    assert same(index.query_many(queries[:10], R), ref)
+    with pytest.raises(RuntimeError):
+        index.query_many(queries[:10], R, engine="numba")

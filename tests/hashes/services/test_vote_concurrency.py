@@ -101,3 +101,17 @@ def test_a_withdrawal_racing_the_deciding_vote_leaves_exactly_one_outcome(cast, 
         assert isinstance(loser, Conflict), results
         outcomes = AuditEntry.objects.filter(subject=f"batch:{batch.pk}", action__in=["batch.decided", "batch.withdrawn"])
         assert outcomes.count() == 1
+
+
+def test_two_batches_approved_at_the_same_moment_get_consecutive_seqs(cast, voting_batch, ivan) -> None:
+    from hashes.models import Release
+    from hashes.services.releases import release_publish_batch
+
+    batches = [voting_batch(), voting_batch()]
+    for batch in batches:
+        vote_cast(user=cast.gina, batch=batch, decision="approve")
+        vote_cast(user=ivan, batch=batch, decision="approve")
+    results = run_at_once([lambda b=b: release_publish_batch(batch_id=b.pk) for b in batches])
+    assert sorted(r.seq for r in results) == [1, 2]
+    first, second = Release.objects.order_by("seq")
+    assert second.prev == first.payload_sha256 and first.prev is None
