@@ -216,6 +216,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "batch-sweep-received": {"task": "hashes.tasks.batch_sweep_received", "schedule": 300.0},
     "release-sweep-approved": {"task": "hashes.tasks.release_sweep_approved", "schedule": 120.0},
     "release-publish-retractions": {"task": "hashes.tasks.release_publish_retractions_task", "schedule": 60.0},
+    "snapshot-build": {"task": "hashes.tasks.snapshot_build_task", "schedule": float(env_int("SNAPSHOT_INTERVAL", 600, minimum=10))},
     "batch-expire-due": {"task": "hashes.tasks.batch_expire_due_task", "schedule": float(env_int("BATCH_EXPIRY_INTERVAL", 60, minimum=1))},
 }
 

@@ -321,3 +321,36 @@ class FingerprintSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} → {self.fingerprint_id}"
+
+
+class Snapshot(models.Model):
+    """The full active set as of a release `seq`, as JSON Lines in chunks, with its signed manifest."""
+
+    seq = models.BigIntegerField(unique=True)
+    count = models.BigIntegerField()
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    # The manifest envelope exactly as served (typ consortium-snapshot+jws).
+    manifest = models.BinaryField()
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-seq"]
+
+    def __str__(self) -> str:
+        return f"snapshot at seq {self.seq} ({self.count} fingerprints)"
+
+
+class SnapshotChunk(models.Model):
+    """A piece of a snapshot's body: kept in the database so any web process can stream it."""
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="chunks", db_index=False)
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["snapshot", "number"]
+        constraints = [models.UniqueConstraint(fields=["snapshot", "number"], name="%(app_label)s_%(class)s_unique_snapshot_number")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.number} of {self.snapshot_id}"

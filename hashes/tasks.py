@@ -10,6 +10,7 @@ from django.utils import timezone
 from hashes.models import Batch
 from hashes.services.dedup import batch_deduplicate
 from hashes.services.releases import release_publish_batch, release_publish_retractions
+from hashes.services.snapshots import snapshot_build
 from hashes.services.votes import batch_expire_due
 
 # Database hiccups are worth retrying; anything else is a bug and should be seen.
@@ -62,3 +63,10 @@ def release_sweep_approved() -> int:
     for batch_id in ids:
         release_publish_batch_task.delay(batch_id)
     return len(ids)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def snapshot_build_task() -> int | None:
+    """Beat: a snapshot of the latest release, if it has none yet (idempotent)."""
+    snapshot = snapshot_build()
+    return snapshot.seq if snapshot else None

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Prefetch
-from django.http import HttpResponse, HttpResponseNotModified
+from django.http import HttpResponse, HttpResponseNotModified, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -14,10 +15,10 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from consortium.api import validation_problem
+from consortium.api import Problem, validation_problem
 from consortium.audit.models import AuditDocument
 from consortium.audit.services import rfc3339
-from hashes.models import Fingerprint, FingerprintSource, Release, ReleaseHead
+from hashes.models import Fingerprint, FingerprintSource, Release, ReleaseHead, Snapshot, SnapshotChunk
 from hashes.selectors import match_queries
 from members.permissions import ANY
 
@@ -155,3 +156,50 @@ class FingerprintDetailView(APIView):
         return Response(body)
 
 
+
+
+def _latest_snapshot() -> Snapshot:
+    snapshot = Snapshot.objects.exclude(sha256="").order_by("-seq").first()
+    if snapshot is None:
+        raise Problem(404, "No snapshot has been built yet; one is built every few minutes after the first release. Until then, sync with GET /api/v1/releases?after=0.", slug="no-snapshot")
+    return snapshot
+
+
+class SnapshotManifestView(APIView):
+    """The signed manifest of the latest snapshot: `{"seq", "count", "sha256", "size"}`."""
+
+    roles = {"GET": ANY}
+
+    @extend_schema(responses={200: {"type": "object"}})
+    def get(self, request: Request) -> HttpResponse:
+        return _conditional(request, bytes(_latest_snapshot().manifest))
+
+
+class SnapshotView(APIView):
+    """The latest snapshot's body, streamed as JSON Lines (one fingerprint a line) in constant
+    memory. Check it against the manifest: `X-Snapshot-Seq` names the seq it belongs to."""
+
+    roles = {"GET": ANY}
+
+    @extend_schema(responses={(200, "application/jsonl"): {"type": "string"}})
+    def get(self, request: Request) -> HttpResponse:
+        snapshot = _latest_snapshot()
+        etag = f'"{snapshot.sha256}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            response: HttpResponse = HttpResponseNotModified()
+        else:
+            chunk_ids = list(SnapshotChunk.objects.filter(snapshot=snapshot).order_by("number").values_list("id", flat=True))
+            response = StreamingHttpResponse(_chunks(chunk_ids), content_type="application/jsonl")
+            response["Content-Length"] = str(snapshot.size)
+        response["ETag"] = etag
+        response["X-Snapshot-Seq"] = str(snapshot.seq)
+        return response
+
+
+def _chunks(chunk_ids: list[int]) -> Iterator[bytes]:
+    """One query per 4 MiB chunk: the process never holds more than one."""
+    for chunk_id in chunk_ids:
+        data = SnapshotChunk.objects.filter(id=chunk_id).values_list("data", flat=True).first()
+        if data is None:  # pruned while streaming: the client's checksum will fail; stop here
+            return
+        yield bytes(data)

@@ -17,4 +17,6 @@ urlpatterns = [
     path("releases", releases.ReleaseListView.as_view(), name="release-list"),
     path("releases/<int:seq>", releases.ReleaseDetailView.as_view(), name="release-detail"),
     path("match", releases.MatchView.as_view(), name="match"),
+    path("snapshot", releases.SnapshotView.as_view(), name="snapshot"),
+    path("snapshot/manifest", releases.SnapshotManifestView.as_view(), name="snapshot-manifest"),
 ]
