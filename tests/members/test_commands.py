@@ -52,3 +52,9 @@ def test_the_demo_sets_up_members_keys_and_tokens_and_can_run_twice(settings, tm
     assert len(body["results"]) == 1  # the second run reused the demo key
     assert any("Admin:" in line for line in first)
     assert (tmp_path / "demo-keys" / "acme.jwk").stat().st_mode & 0o777 == 0o600
+
+
+def test_periodic_runs_every_beat_task_once_in_process(settings) -> None:
+    lines = _run("periodic")
+    assert {line.split(":")[0] for line in lines} == set(settings.CELERY_BEAT_SCHEDULE)
+    assert all("SUCCESS" in line for line in lines), lines
