@@ -70,11 +70,11 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
-from typing import Iterable, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -94,8 +94,8 @@ DEFAULT_MAX_DISTANCE = 31
 
 U64Array = npt.NDArray[np.uint64]
 I64Array = npt.NDArray[np.int64]
-HashLike = Union[str, bytes, bytearray, memoryview, npt.NDArray[np.uint64]]
-HashesLike = Union[npt.NDArray[np.uint64], bytes, bytearray, memoryview, Sequence[str]]
+HashLike = str | bytes | bytearray | memoryview | npt.NDArray[np.uint64]
+HashesLike = npt.NDArray[np.uint64] | bytes | bytearray | memoryview | Sequence[str]
 
 _FORMAT = "consortium-pdq-mih"
 _FORMAT_VERSION = 1
@@ -246,7 +246,7 @@ class _Layout:
     def __init__(self, bucket_bits: int) -> None:
         self.bucket_bits = bucket_bits
         b = [min(L, bucket_bits) for L in _SUB_BITS]
-        self.shift = np.array([L - x for L, x in zip(_SUB_BITS, b)], dtype=np.uint32)
+        self.shift = np.array([L - x for L, x in zip(_SUB_BITS, b, strict=False)], dtype=np.uint32)
         self.lowmask = np.array([(1 << int(s)) - 1 for s in self.shift], dtype=np.uint32)
         self.sizes = [1 << x for x in b]
         self.base = np.cumsum([0] + self.sizes[:-1]).astype(np.int64)
@@ -275,6 +275,15 @@ def _probe_plan(r: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:
                 tables.append(j)
                 masks.append(m)
     return np.array(tables, dtype=np.intp), np.array(masks, dtype=np.uint32)
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    """A read-only plain-ndarray view: in-memory and mmap-loaded indexes then
+    share one compiled specialisation of each kernel (numba types read-only
+    arrays separately, and compiling another costs seconds on first use)."""
+    v = np.asarray(a).view()
+    v.flags.writeable = False
+    return v
 
 
 @lru_cache(maxsize=64)
@@ -813,7 +822,7 @@ class PDQIndex:
         Returns ``[(id, distance), ...]`` sorted by distance, then id.
         """
         ids, dists = self.query_many(_as_one_hash(hash), max_distance)[0]
-        return list(zip(ids.tolist(), dists.tolist()))
+        return list(zip(ids.tolist(), dists.tolist(), strict=False))
 
     def nearest(self, hash: HashLike, max_distance: int = DEFAULT_MAX_DISTANCE) -> tuple[int, int] | None:
         """The closest live entry within ``max_distance`` as ``(id, distance)``
@@ -863,7 +872,7 @@ class PDQIndex:
         if q.shape[0] == 1:
             return [(ids, d)]
         bounds = np.searchsorted(qi, np.arange(1, q.shape[0]), side="left")
-        return list(zip(np.split(ids, bounds), np.split(d, bounds)))
+        return list(zip(np.split(ids, bounds), np.split(d, bounds), strict=False))
 
     def _search(
         self, q: U64Array, r: int, chunk: int = 32, threads: int = 1, use_numba: bool = False
@@ -896,7 +905,7 @@ class PDQIndex:
                         results = list(ex.map(run, starts))
                 else:
                     results = [run(lo) for lo in starts]
-                for lo, (qq, rows, d, big) in zip(starts, results):
+                for lo, (qq, rows, d, big) in zip(starts, results, strict=False):
                     parts_q.append(qq + lo)
                     parts_id.append(np.take(self._ids, rows))
                     parts_d.append(d)
@@ -992,12 +1001,13 @@ class PDQIndex:
         live matches, and the indices of queries to full-scan instead."""
         lay = self._layout
         tables, masks, trad = _nb_plan(r)
-        lowkeys = np.zeros(0, np.uint16) if self._lowkeys is None else np.asarray(self._lowkeys)
-        dead = np.zeros(0, np.bool_) if self._dead is None else np.asarray(self._dead)
+        lowkeys = np.zeros(0, np.uint16) if self._lowkeys is None else self._lowkeys
+        dead = np.zeros(0, np.bool_) if self._dead is None else self._dead
         fixed = (
-            np.asarray(self._h), np.asarray(self._perm), np.asarray(self._offsets), lowkeys, dead,
-            tables, masks, lay.shift, lay.lowmask, lay.base, trad,
-            _NBK_WA, _NBK_WB, _NBK_O, _NBK_RO, _NBK_R, r, float(limit),
+            *map(_ro, (self._h, self._perm, self._offsets, lowkeys, dead, tables, masks)),
+            *map(_ro, (lay.shift, lay.lowmask, lay.base, trad, _NBK_WA, _NBK_WB, _NBK_O, _NBK_RO, _NBK_R)),
+            r,
+            float(limit),
         )
         # A query's matches never exceed its candidates, which are <= limit.
         return self._nb_run("mih", q, fixed, threads, int(limit) + 1)
@@ -1006,8 +1016,8 @@ class PDQIndex:
         self, h: U64Array, dead: npt.NDArray[np.bool_] | None, q: U64Array, r: int, threads: int
     ) -> tuple[I64Array, I64Array, npt.NDArray[np.int32]]:
         """Compiled :meth:`_scan` (rows with ``dead`` set are skipped)."""
-        dead_arr = np.zeros(0, np.bool_) if dead is None else np.asarray(dead)
-        qq, rows, d, _ = self._nb_run("scan", q, (np.asarray(h), dead_arr, r), threads, h.shape[0] + 1)
+        dead_arr = np.zeros(0, np.bool_) if dead is None else dead
+        qq, rows, d, _ = self._nb_run("scan", q, (_ro(h), _ro(dead_arr), r), threads, h.shape[0] + 1)
         return qq, rows, d
 
     @staticmethod
@@ -1035,7 +1045,7 @@ class PDQIndex:
         big: list[I64Array] = []
         step = chunk * 256  # queries per call: bounds the output buffers to ~21 MB
         for lo in range(0, nq, step):
-            qb = np.ascontiguousarray(q[lo : lo + step])
+            qb = _ro(np.ascontiguousarray(q[lo : lo + step]))
             n_tasks = -(-qb.shape[0] // chunk)
             bq = np.empty(n_tasks * cap, np.int64)
             brow = np.empty(n_tasks * cap, np.int64)
@@ -1223,7 +1233,7 @@ class PDQIndex:
         ends = np.flatnonzero(last)
         ub = bucket[ends].tolist()
         stops = ub[1:] + [off.shape[0] - 1]
-        for b, stop, c in zip(ub, stops, (ends + 1).tolist()):
+        for b, stop, c in zip(ub, stops, (ends + 1).tolist(), strict=False):
             off[b + 1 : stop + 1] += np.uint32(c)
         self._offsets = off
         ds = np.argsort(self._dids, kind="stable")

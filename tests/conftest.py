@@ -123,6 +123,18 @@ def api() -> Callable[[User | None], APIClient]:
 
 
 @pytest.fixture
+def staff_client(cast: Cast) -> Any:
+    """A browser session of Stan, staff with every admin permission."""
+    from django.test import Client
+
+    cast.stan.is_superuser = True
+    cast.stan.save(update_fields=["is_superuser"])
+    client = Client()
+    client.force_login(cast.stan)
+    return client
+
+
+@pytest.fixture
 def ed25519() -> Callable[[], Any]:
     """A fresh private Ed25519 key (joserfc OKPKey)."""
     return signing.generate_private_key

@@ -83,3 +83,34 @@ def voting_batch(cast, signed) -> Callable[..., Any]:
         return batch_deduplicate(batch_id=batch.pk)
 
     return make
+
+
+@pytest.fixture
+def approved(cast, voting_batch, ivan) -> Callable[..., Any]:
+    """`approved(**payload fields)`: an Acme batch approved by Globex and Initech."""
+    from hashes.services.votes import vote_cast
+
+    def make(**kwargs: Any) -> Any:
+        batch = voting_batch(**kwargs)
+        vote_cast(user=cast.gina, batch=batch, decision="approve")
+        vote_cast(user=ivan, batch=batch, decision="approve")
+        batch.refresh_from_db()
+        return batch
+
+    return make
+
+
+@pytest.fixture
+def published(approved) -> Callable[..., Any]:
+    """`published(**payload fields)`: the release of a newly approved Acme batch."""
+    from hashes.services.releases import release_publish_batch
+
+    return lambda **kwargs: release_publish_batch(batch_id=approved(**kwargs).pk)
+
+
+def consortium_key(kid: str) -> Any:
+    """The consortium's public key with this kid, as the JWKS endpoint lists it (or None)."""
+    from django.test import Client
+
+    keys = {k["kid"]: k for k in Client().get("/.well-known/jwks.json").json()["keys"]}
+    return signing.public_key_from_jwk({m: keys[kid][m] for m in ("kty", "crv", "x")}) if kid in keys else None

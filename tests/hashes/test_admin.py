@@ -11,15 +11,6 @@ from tests.hashes.conftest import publish, random_hex
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(cast) -> Client:
-    cast.stan.is_superuser = True
-    cast.stan.save(update_fields=["is_superuser"])
-    client = Client()
-    client.force_login(cast.stan)
-    return client
-
-
 @pytest.mark.parametrize(
     "page",
     ["/admin/hashes/batch/", "/admin/hashes/batchitem/", "/admin/hashes/label/", "/admin/hashes/policy/1/change/",

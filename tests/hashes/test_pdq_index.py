@@ -41,12 +41,12 @@ def brute_force(ids: np.ndarray, h: np.ndarray, queries: np.ndarray, r: int) -> 
     for q in qb:
         d = (hb != q).sum(axis=1)
         m = np.flatnonzero(d <= r)
-        out.append(sorted(zip(ids[m].tolist(), d[m].tolist()), key=lambda t: (t[1], t[0])))
+        out.append(sorted(zip(ids[m].tolist(), d[m].tolist(), strict=False), key=lambda t: (t[1], t[0])))
     return out
 
 
 def as_pairs(result: list[tuple[np.ndarray, np.ndarray]]) -> list[list[tuple[int, int]]]:
-    return [list(zip(ids.tolist(), d.tolist())) for ids, d in result]
+    return [list(zip(ids.tolist(), d.tolist(), strict=False)) for ids, d in result]
 
 
 @pytest.fixture(scope="module")
@@ -134,13 +134,13 @@ def test_it_finds_every_hash_within_31_bits(corpus: tuple, index: PDQIndex) -> N
     ids, h, queries, want = corpus
     got = as_pairs(index.query_many(queries, R))
     assert got == brute_force(ids, h, queries, R)
-    for (row_id, k), matches in zip(want.tolist(), got):
+    for (row_id, k), matches in zip(want.tolist(), got, strict=False):
         assert ((row_id, k) in matches) == (k <= R), (row_id, k)
 
 
 def test_planted_hashes_at_32_and_33_bits_are_not_found_at_31(corpus: tuple, index: PDQIndex) -> None:
     _, _, queries, want = corpus
-    for q, (row_id, k) in zip(queries, want.tolist()):
+    for q, (row_id, k) in zip(queries, want.tolist(), strict=False):
         found = dict(index.query(q, R))
         if k <= R:
             assert found[row_id] == k

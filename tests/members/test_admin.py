@@ -24,15 +24,6 @@ PAGES = [
 ]
 
 
-@pytest.fixture
-def staff_client(cast) -> Client:
-    cast.stan.is_superuser = True
-    cast.stan.save(update_fields=["is_superuser"])
-    client = Client()
-    client.force_login(cast.stan)
-    return client
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_staff_can_open_every_admin_page(staff_client, page: str) -> None:
     assert staff_client.get(page).status_code == 200

@@ -3,20 +3,10 @@ from __future__ import annotations
 
 import pytest
 from django.db import transaction
-from django.test import Client
 
 from consortium.audit.services import SYSTEM, audit_append, checkpoint_sign
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(cast) -> Client:
-    cast.stan.is_superuser = True
-    cast.stan.save(update_fields=["is_superuser"])
-    client = Client()
-    client.force_login(cast.stan)
-    return client
 
 
 def test_the_audit_log_admin_shows_how_far_the_checkpoint_trails(staff_client) -> None:

@@ -2,29 +2,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import pytest
 
 from consortium import signing
-from hashes.models import Batch, Release
-from hashes.services.releases import release_publish_batch
-from hashes.services.votes import vote_cast
+from hashes.models import Batch
 from tests.conftest import assert_problem
 from tests.hashes.conftest import random_hex
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def published(cast, voting_batch, ivan) -> Callable[..., Release]:
-    def make(**kwargs: object) -> Release:
-        batch = voting_batch(**kwargs)
-        vote_cast(user=cast.gina, batch=batch, decision="approve")
-        vote_cast(user=ivan, batch=batch, decision="approve")
-        return release_publish_batch(batch_id=batch.pk)
-
-    return make
 
 
 def test_a_reader_pages_through_releases_and_gets_the_signed_bytes(cast, api, published) -> None:

@@ -3,38 +3,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 
 import pytest
-from django.test import Client
 
 from consortium import signing
 from hashes.models import Fingerprint, Snapshot
 from hashes.services import snapshots
 from hashes.services.opinions import fingerprint_retract
-from hashes.services.releases import release_publish_batch, release_publish_retractions
+from hashes.services.releases import release_publish_retractions
 from hashes.services.snapshots import snapshot_build
-from hashes.services.votes import vote_cast
 from tests.conftest import assert_problem
-from tests.hashes.conftest import random_hex
+from tests.hashes.conftest import consortium_key, random_hex
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def published(cast, voting_batch, ivan) -> Callable[..., object]:
-    def make(**kwargs: object) -> object:
-        batch = voting_batch(**kwargs)
-        vote_cast(user=cast.gina, batch=batch, decision="approve")
-        vote_cast(user=ivan, batch=batch, decision="approve")
-        return release_publish_batch(batch_id=batch.pk)
-
-    return make
-
-
-def consortium_key(kid: str) -> object:
-    keys = {k["kid"]: k for k in Client().get("/.well-known/jwks.json").json()["keys"]}
-    return signing.public_key_from_jwk({m: keys[kid][m] for m in ("kty", "crv", "x")}) if kid in keys else None
 
 
 def test_the_snapshot_holds_the_active_set_and_its_manifest_verifies(cast, api, published, monkeypatch) -> None:

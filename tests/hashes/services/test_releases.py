@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 
 import pytest
 import rfc8785
-from django.test import Client
 
 from consortium import signing
 from consortium.audit.models import AuditDocument, AuditEntry
@@ -15,30 +13,13 @@ from hashes.models import Batch, Fingerprint, FingerprintSource, Release
 from hashes.services.opinions import fingerprint_retract
 from hashes.services.releases import release_publish_batch, release_publish_retractions
 from hashes.services.votes import vote_cast
-from tests.hashes.conftest import random_hex
+from tests.hashes.conftest import consortium_key, random_hex
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def approved(cast, voting_batch, ivan) -> Callable[..., Batch]:
-    def make(**kwargs: object) -> Batch:
-        batch = voting_batch(**kwargs)
-        vote_cast(user=cast.gina, batch=batch, decision="approve")
-        vote_cast(user=ivan, batch=batch, decision="approve")
-        assert Batch.objects.get(pk=batch.pk).status == "approved"
-        return batch
-
-    return make
-
-
 def envelope_of(release: Release) -> dict:
     return json.loads(bytes(AuditDocument.objects.get(sha256=release.envelope_sha256).body))
-
-
-def consortium_key(kid: str) -> object:
-    keys = {k["kid"]: k for k in Client().get("/.well-known/jwks.json").json()["keys"]}
-    return signing.public_key_from_jwk({m: keys[kid][m] for m in ("kty", "crv", "x")}) if kid in keys else None
 
 
 def test_an_approved_batch_becomes_release_1_signed_by_the_consortium(cast, approved) -> None:
