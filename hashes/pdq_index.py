@@ -69,6 +69,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -563,6 +564,7 @@ _nb_prange = range  # replaced by numba.prange when the kernels are compiled
 _nbk_popcount = None  # replaced by an LLVM ctpop intrinsic when the kernels are compiled
 _nbk_prefetch = None  # replaced by an LLVM prefetch intrinsic when the kernels are compiled
 _NB_STATE: dict[str, object] = {}
+_NB_LOCK = threading.Lock()
 
 
 def _numba_kernels() -> dict[str, object] | None:
@@ -576,6 +578,15 @@ def _numba_kernels() -> dict[str, object] | None:
     """
     if "ok" in _NB_STATE:
         return _NB_STATE if _NB_STATE["ok"] else None
+    # Two threads' first queries must not both jit the same functions (numba refuses to jit a
+    # dispatcher), so the set-up runs once, under a lock.
+    with _NB_LOCK:
+        if "ok" in _NB_STATE:
+            return _NB_STATE if _NB_STATE["ok"] else None
+        return _numba_kernels_setup()
+
+
+def _numba_kernels_setup() -> dict[str, object] | None:
     try:
         import numba
         from numba.core import cgutils, types
