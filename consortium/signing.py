@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import rfc8785
+from client.consortium_client import jose as _client_jose
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
@@ -64,66 +64,10 @@ def b64u_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-MAX_SAFE_INTEGER = 2**53 - 1
-
-
-def _is_plain(value: Any) -> bool:
-    """True when `json.dumps` writes `value` exactly as RFC 8785 would; raises on any float.
-
-    The two agree on strings (same escapes), integers in the IEEE 754 safe range and literals;
-    they may differ in key order only for non-ASCII keys (UTF-16 vs code-point order). Written
-    for speed (exact type checks, one pass, no recursion): it runs over every 100k-item batch.
-    """
-    plain = True
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if type(item) is dict:
-            try:
-                if not "".join(item).isascii():
-                    plain = False
-            except TypeError:
-                return False  # a non-string key: rfc8785 will refuse it
-            children: Any = item.values()
-        elif type(item) is list:
-            children = item
-        else:
-            children = (item,)
-        for child in children:
-            kind = type(child)
-            if kind is str or kind is bool or child is None:
-                continue
-            if kind is dict or kind is list:
-                stack.append(child)
-            elif kind is int:
-                if not -MAX_SAFE_INTEGER <= child <= MAX_SAFE_INTEGER:
-                    plain = False
-            elif isinstance(child, float):
-                raise ValueError(f"payloads carry integers only, not {child!r}")
-            else:
-                plain = False  # subclasses and other types: let rfc8785 judge
-    return plain
-
-
-def jcs(payload: Any) -> bytes:
-    """RFC 8785 canonical JSON of `payload`. Floats are refused: the protocol uses integers only.
-
-    Fast path: for the payloads we sign (ASCII keys, safe integers) the standard library's
-    sorted compact dump is byte-identical to RFC 8785 and ~5x faster than the `rfc8785`
-    package, which matters for 100k-item batches. Anything else goes to `rfc8785`; the
-    equivalence is property-tested against it (tests/consortium/test_jcs.py).
-    """
-    if isinstance(payload, float):
-        raise ValueError(f"payloads carry integers only, not {payload!r}")
-    if _is_plain(payload):
-        try:
-            return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: let rfc8785 refuse it with its own error
-    try:
-        return rfc8785.dumps(payload)
-    except rfc8785.CanonicalizationError as exc:
-        raise ValueError(f"cannot canonicalize the payload: {exc}") from None
+# JCS has one home, shared with the member-side client so both write the same bytes: an RFC
+# 8785 fast path (stdlib dump where it is byte-identical) with `rfc8785` for everything else.
+# It is property-tested against `rfc8785` in tests/consortium/test_jcs.py.
+jcs = _client_jose.jcs
 
 
 # --- keys ---------------------------------------------------------------------------------------

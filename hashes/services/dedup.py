@@ -29,7 +29,6 @@ from hashes.pdq_published import published_pdq_index
 from hashes.selectors import policy_current
 
 
-
 @dataclass
 class _Outcome:
     outcome: str
