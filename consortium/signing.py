@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.consortium_client import jose as _client_jose
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 from joserfc.util import to_bytes
+
+from client.consortium_client import jose as _client_jose
 
 # RFC 9864 deprecates the polymorphic "EdDSA" in favour of "Ed25519"; the protocol fixes "EdDSA"
 # (what every deployed verifier accepts), so the library's warning says nothing new to us.
