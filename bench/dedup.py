@@ -16,6 +16,7 @@ import argparse
 import io
 import os
 import resource
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -116,7 +117,7 @@ def main() -> None:
     )
     key = signing.generate_private_key()
     key_add(actor=SYSTEM, member=member, jwk=signing.public_jwk(key))
-    payload = {"member": "bench", "ref": rng.bytes(8).hex(), "issued_at": "2026-11-21T10:00:00Z", "labels": [],
+    payload = {"member": "bench", "ref": secrets.token_hex(8), "issued_at": "2026-11-21T10:00:00Z", "labels": [],
                "items": [{"kind": "pdq", "value": v} for v in values]}
     batch = batch_submit(user=user, envelope=signing.sign(payload, key=key, typ=signing.TYP_BATCH)).batch
     started = time.perf_counter()
