@@ -26,6 +26,18 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[3]
 
 
+@pytest.fixture(autouse=True, params=["sequential", "parallel"])
+def checking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every export test runs twice: entries checked in this process, and by the process pool
+    (forced for these small logs, two entries a chunk) that large logs use."""
+    from client.consortium_client import audit_verify
+
+    if request.param == "parallel":
+        monkeypatch.setattr(audit_verify, "PARALLEL_FROM", 0)
+        monkeypatch.setattr(audit_verify, "CHUNK_LINES", 2)
+    return request.param
+
+
 def verify(archive: bytes, **options: object) -> list[str]:
     import io
 
