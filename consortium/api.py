@@ -267,6 +267,8 @@ class LimitedJSONParser(parsers.JSONParser):
             raise exceptions.ParseError(f"The body repeats the key {exc.args[0]!r} in one object.") from None
         except ValueError as exc:
             raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise exceptions.ParseError("The body nests JSON too deeply.") from None
 
 
 class _DuplicateKey(ValueError):

@@ -34,6 +34,12 @@ def test_malformed_json_is_a_400_problem_and_changes_nothing(cast, api) -> None:
     assert audit_size() == before
 
 
+def test_a_deeply_nested_body_is_a_400_not_a_crash(cast, api) -> None:
+    client = api(cast.bob)
+    body = "[" * 200_000 + "]" * 200_000
+    assert_problem(client.post("/api/v1/match", body, content_type="application/json"), 400)
+
+
 def test_a_body_repeating_a_key_is_refused(cast, api) -> None:
     response = api(cast.alice).post(
         "/api/v1/members/me/keys", '{"kty": "OKP", "kty": "RSA"}', content_type="application/json"
