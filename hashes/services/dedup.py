@@ -27,6 +27,7 @@ from hashes.models import Batch, BatchItem, Fingerprint, Incident
 from hashes.pdq_index import PDQIndex
 from hashes.pdq_published import published_pdq_index
 from hashes.selectors import policy_current
+from hashes.services import hooks
 
 
 @dataclass
@@ -94,6 +95,7 @@ def batch_deduplicate(*, batch_id: int) -> Batch | None:
             closes_at=rfc3339(now + timedelta(seconds=policy.voting_window)),
             incident=incident.pk if incident else None,
         )
+        hooks.batch_voting_opened(batch_id)
     batch.refresh_from_db()
     return batch
 

@@ -1,9 +1,12 @@
-"""What happens after a batch is decided, registered by the parts that care.
+"""What happens after a batch changes state, registered by the parts that care.
 
-`batch_decided` runs its listeners after the deciding transaction commits, with the batch id
-and the decision; listeners should only enqueue work (a Celery task), never change state
-themselves. The releases code registers publishing here and propagation registers the
-`batch.decided` event, so the voting code does not import either.
+Two events, each announced from inside the transaction that made the change and delivered to
+listeners once it has committed (never for a change that rolled back):
+- `batch_voting_opened(batch_id)`: dedup finished and the batch opened for voting;
+- `batch_decided(batch_id, decision)`: approved, rejected, expired or withdrawn.
+Listeners should only enqueue work (a Celery task), never change state themselves. Publishing
+registers on `batch_decided` (hashes/apps.py); propagation to member endpoints registers on both,
+so the voting code imports neither.
 """
 from __future__ import annotations
 
@@ -15,29 +18,51 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 BatchDecidedListener = Callable[[int, str], None]
-_listeners: list[BatchDecidedListener] = []
+BatchVotingOpenedListener = Callable[[int], None]
+_decided: list[BatchDecidedListener] = []
+_voting_opened: list[BatchVotingOpenedListener] = []
 
 
 def on_batch_decided(listener: BatchDecidedListener) -> BatchDecidedListener:
     """Register `listener(batch_id, decision)`; usable as a decorator. Registering twice is a no-op."""
-    if listener not in _listeners:
-        _listeners.append(listener)
+    if listener not in _decided:
+        _decided.append(listener)
     return listener
 
 
 def remove_batch_decided_listener(listener: BatchDecidedListener) -> None:
-    if listener in _listeners:
-        _listeners.remove(listener)
+    if listener in _decided:
+        _decided.remove(listener)
+
+
+def on_batch_voting_opened(listener: BatchVotingOpenedListener) -> BatchVotingOpenedListener:
+    """Register `listener(batch_id)`; usable as a decorator. Registering twice is a no-op."""
+    if listener not in _voting_opened:
+        _voting_opened.append(listener)
+    return listener
+
+
+def remove_batch_voting_opened_listener(listener: BatchVotingOpenedListener) -> None:
+    if listener in _voting_opened:
+        _voting_opened.remove(listener)
+
+
+def _after_commit(listeners: list, *args: object) -> None:
+    def notify() -> None:
+        for listener in list(listeners):
+            try:
+                listener(*args)
+            except Exception:  # one failing listener must not keep the others from their work
+                log.exception("listener %r failed for %r", listener, args)
+
+    transaction.on_commit(notify)
 
 
 def batch_decided(batch_id: int, decision: str) -> None:
     """Call inside the deciding transaction: listeners run once it has committed."""
+    _after_commit(_decided, batch_id, decision)
 
-    def notify() -> None:
-        for listener in list(_listeners):
-            try:
-                listener(batch_id, decision)
-            except Exception:  # one failing listener must not keep the others from their work
-                log.exception("batch_decided listener %r failed for batch %s", listener, batch_id)
 
-    transaction.on_commit(notify)
+def batch_voting_opened(batch_id: int) -> None:
+    """Call inside the transaction that opened voting: listeners run once it has committed."""
+    _after_commit(_voting_opened, batch_id)

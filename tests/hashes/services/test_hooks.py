@@ -63,3 +63,22 @@ def test_a_failing_listener_does_not_stop_the_ones_after_it(cast, voting_batch, 
         hooks.remove_batch_decided_listener(broken)
         hooks.remove_batch_decided_listener(after)
     assert calls == [batch.pk]
+
+
+def test_opening_for_voting_is_announced_after_commit(cast, signed, django_capture_on_commit_callbacks) -> None:
+    from hashes.services.batches import batch_submit
+    from hashes.services.dedup import batch_deduplicate
+
+    opened: list[int] = []
+    hooks.on_batch_voting_opened(opened.append)
+    try:
+        batch = batch_submit(user=cast.bob, envelope=signed()).batch
+        with django_capture_on_commit_callbacks(execute=False) as pending:
+            batch_deduplicate(batch_id=batch.pk)
+            batch_deduplicate(batch_id=batch.pk)  # idempotent: announced once
+        assert opened == []
+        for callback in pending:
+            callback()
+    finally:
+        hooks.remove_batch_voting_opened_listener(opened.append)
+    assert opened == [batch.pk]
