@@ -269,6 +269,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# --- webhooks -----------------------------------------------------------------------------------
+
+# Allow member endpoints on loopback addresses (tests, the embedded demo); never in production.
+WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", EMBEDDED)
+
 # --- signing -------------------------------------------------------------------------------------
 
 # The consortium's private Ed25519 JWK (JSON). Unset: generated into VAR_DIR unless REQUIRE_KEYS.

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from consortium.audit.services import Actor
 from consortium.errors import DomainError
-from members.models import ApiToken, Member, MemberKey, User
+from members.models import ApiToken, Endpoint, Member, MemberKey, User
 from members.services.keys import key_revoke
 from members.services.members import member_create, member_set_status
 from members.services.tokens import token_revoke
@@ -169,3 +169,24 @@ class MemberKeyAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[MemberKey]) -> None:
         moved = sum(key_revoke(actor=Actor.of(request.user), key=k) for k in queryset.select_related("member"))
         self.message_user(request, f"Revoked {moved} key(s).", messages.SUCCESS)
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(admin.ModelAdmin):
+    """Members' webhook endpoints (read-only here; secrets never shown). Members manage them
+    through the API; deliveries arrive with the propagation work."""
+
+    list_display = ["member", "url", "events", "enabled", "disabled_reason", "created"]
+    list_filter = ["enabled", "member"]
+    search_fields = ["url", "member__slug"]
+    fields = ["member", "url", "events", "description", "enabled", "disabled_reason", "previous_secret_expires", "created"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -120,3 +120,32 @@ class MemberKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked is None
+
+
+class Endpoint(models.Model):
+    """A member's webhook receiver (PROTOCOL §8): where releases and batch events are delivered."""
+
+    class Event(models.TextChoices):
+        RELEASE_PUBLISHED = "release.published", "release.published"
+        BATCH_VOTING_OPENED = "batch.voting_opened", "batch.voting_opened"
+        BATCH_DECIDED = "batch.decided", "batch.decided"
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="endpoints")
+    url = models.URLField(max_length=2048)
+    events = models.JSONField(default=list)
+    description = models.CharField(max_length=200, blank=True)
+    # Standard Webhooks signing secret (`whsec_` + base64). The server must sign with it, so it is
+    # kept, not hashed; the API shows it only when it is created or rotated.
+    secret = models.CharField(max_length=100)
+    # During a rotation's overlap both secrets sign each delivery (Standard Webhooks allows several).
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.member.slug}: {self.url}"

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from consortium.audit.services import rfc3339
-from members.models import ApiToken, Member, MemberKey, Role, User
+from members.models import ApiToken, Endpoint, Member, MemberKey, Role, User
 
 
 class TimeField(serializers.DateTimeField):
@@ -98,3 +98,32 @@ class UserCreateSerializer(serializers.Serializer):
 class UserUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=[Role.ADMIN, Role.ANALYST, Role.READER], required=False)
     is_active = serializers.BooleanField(required=False)
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    created = TimeField()
+    previous_secret_expires = TimeField()
+
+    class Meta:
+        model = Endpoint
+        fields = ["id", "url", "events", "description", "enabled", "disabled_reason", "previous_secret_expires", "created"]
+
+
+class EndpointWithSecretSerializer(EndpointSerializer):
+    secret = serializers.CharField(help_text="Shown once, on creation and rotation: store it now.")
+
+    class Meta(EndpointSerializer.Meta):
+        fields = [*EndpointSerializer.Meta.fields, "secret"]
+
+
+class EndpointCreateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=2048)
+    events = serializers.ListField(child=serializers.CharField(), max_length=10)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+
+class EndpointUpdateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=2048, required=False)
+    events = serializers.ListField(child=serializers.CharField(), max_length=10, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    enabled = serializers.BooleanField(required=False)

@@ -11,4 +11,7 @@ urlpatterns = [
     path("members/me/tokens/<int:pk>", views.TokenDetailView.as_view(), name="member-token-detail"),
     path("members/me/users", views.UserListView.as_view(), name="member-user-list"),
     path("members/me/users/<str:username>", views.UserDetailView.as_view(), name="member-user-detail"),
+    path("members/me/endpoints", views.EndpointListView.as_view(), name="member-endpoint-list"),
+    path("members/me/endpoints/<int:pk>", views.EndpointDetailView.as_view(), name="member-endpoint-detail"),
+    path("members/me/endpoints/<int:pk>/rotate-secret", views.EndpointRotateView.as_view(), name="member-endpoint-rotate"),
 ]

@@ -17,8 +17,9 @@ from consortium.api import Problem
 from consortium.audit.services import Actor
 from consortium.errors import InvalidInput
 from members.api import serializers
-from members.models import ApiToken, Member, MemberKey, Role, User
+from members.models import ApiToken, Endpoint, Member, MemberKey, Role, User
 from members.permissions import ANY, PEOPLE
+from members.services.endpoints import endpoint_create, endpoint_delete, endpoint_rotate_secret, endpoint_update
 from members.services.keys import key_add, key_revoke
 from members.services.tokens import token_create, token_revoke
 from members.services.users import user_create, user_set_active, user_set_role
@@ -190,3 +191,58 @@ class UserDetailView(generics.RetrieveAPIView):
             user_set_active(actor=actor, user=user, active=form.validated_data["is_active"])
         return Response(serializers.UserSerializer(user).data)
 
+
+
+class EndpointListView(generics.ListCreateAPIView):
+    """The member's webhook endpoints (never their secrets); admins register more."""
+
+    serializer_class = serializers.EndpointSerializer
+    roles = {"GET": PEOPLE, "POST": ADMIN_ONLY}
+
+    def get_queryset(self) -> QuerySet[Endpoint]:
+        return Endpoint.objects.filter(member=own_member(self.request))
+
+    @extend_schema(request=serializers.EndpointCreateSerializer, responses={201: serializers.EndpointWithSecretSerializer})
+    def post(self, request: Request) -> Response:
+        member = own_member(request)
+        form = serializers.EndpointCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        endpoint = endpoint_create(actor=Actor.of(request.user), member=member, **form.validated_data)
+        return Response(serializers.EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class EndpointDetailView(generics.RetrieveDestroyAPIView):
+    """One endpoint; admins PATCH url, events, description or enabled, and DELETE it."""
+
+    serializer_class = serializers.EndpointSerializer
+    roles = {"GET": PEOPLE, "PATCH": ADMIN_ONLY, "DELETE": ADMIN_ONLY}
+
+    def get_queryset(self) -> QuerySet[Endpoint]:
+        return Endpoint.objects.filter(member=own_member(self.request)).select_related("member")
+
+    @extend_schema(request=serializers.EndpointUpdateSerializer, responses=serializers.EndpointSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        endpoint = self.get_object()
+        form = serializers.EndpointUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        endpoint = endpoint_update(actor=Actor.of(request.user), endpoint=endpoint, changes=form.validated_data)
+        return Response(serializers.EndpointSerializer(endpoint).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        endpoint_delete(actor=Actor.of(request.user), endpoint=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EndpointRotateView(generics.GenericAPIView):
+    """A new secret, shown once; the previous one keeps signing for 24 hours."""
+
+    serializer_class = serializers.EndpointWithSecretSerializer
+    roles = {"POST": ADMIN_ONLY}
+
+    def get_queryset(self) -> QuerySet[Endpoint]:
+        return Endpoint.objects.filter(member=own_member(self.request)).select_related("member")
+
+    @extend_schema(request=None, responses=serializers.EndpointWithSecretSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        endpoint = endpoint_rotate_secret(actor=Actor.of(request.user), endpoint=self.get_object())
+        return Response(serializers.EndpointWithSecretSerializer(endpoint).data)

@@ -19,6 +19,7 @@ WRITES = [
     ("post", "/api/v1/members/me/users"),
     ("patch", "/api/v1/members/me/users/bob"),
     ("post", "/api/v1/batches/1/withdraw"),
+    ("post", "/api/v1/members/me/endpoints"),
 ]
 READS = [
     "/api/v1/releases?after=1e3",

@@ -19,6 +19,7 @@ PAGES = [
     "/admin/members/user/",
     "/admin/members/apitoken/",
     "/admin/members/memberkey/",
+    "/admin/members/endpoint/",
     "/admin/audit/auditentry/",
     "/admin/consortium_keys/consortiumkey/",
 ]
