@@ -217,6 +217,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "release-sweep-approved": {"task": "hashes.tasks.release_sweep_approved", "schedule": 120.0},
     "release-publish-retractions": {"task": "hashes.tasks.release_publish_retractions_task", "schedule": 60.0},
     "snapshot-build": {"task": "hashes.tasks.snapshot_build_task", "schedule": float(env_int("SNAPSHOT_INTERVAL", 600, minimum=10))},
+    "delivery-sweep": {"task": "hashes.tasks.delivery_sweep_task", "schedule": 60.0},
     "batch-expire-due": {"task": "hashes.tasks.batch_expire_due_task", "schedule": float(env_int("BATCH_EXPIRY_INTERVAL", 60, minimum=1))},
 }
 
@@ -273,6 +274,12 @@ SPECTACULAR_SETTINGS = {
 
 # Allow member endpoints on loopback addresses (tests, the embedded demo); never in production.
 WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", EMBEDDED)
+# Seconds a receiver has to answer one delivery.
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10, minimum=1)
+# Seconds after which an undelivered event is given up (failed): at least a day (PROTOCOL §8).
+WEBHOOK_RETRY_WINDOW = env_int("WEBHOOK_RETRY_WINDOW", 26 * 3600, minimum=60)
+# A release envelope larger than this is sent as {"seq", "url"} instead of inline.
+WEBHOOK_INLINE_MAX_BYTES = env_int("WEBHOOK_INLINE_MAX_BYTES", 256 * 1024, minimum=1024)
 
 # --- signing -------------------------------------------------------------------------------------
 

@@ -11,11 +11,12 @@ from django.utils.html import format_html
 
 from consortium.audit.services import Actor
 from consortium.errors import DomainError
-from hashes.models import Batch, BatchItem, Fingerprint, Incident, Label, Policy, Vote
+from hashes.models import Batch, BatchItem, Delivery, Fingerprint, Incident, Label, Policy, Vote
 from hashes.services.incidents import incident_close, incident_declare
 from hashes.services.labels import label_create, label_set_retired, label_update
 from hashes.services.opinions import fingerprint_retract
 from hashes.services.policy import EDITABLE, policy_update
+from hashes.services.propagation import delivery_redeliver
 
 
 @admin.register(Label)
@@ -182,3 +183,22 @@ class VoteAdmin(ReadOnlyAdmin):
     list_display = ["batch", "member", "user", "decision", "reason", "updated"]
     list_filter = ["decision", "member"]
     list_select_related = ["batch__member", "member", "user"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    """Every delivery to members' endpoints; staff redeliver in bulk (same webhook-id)."""
+
+    list_display = ["id", "event", "endpoint", "status", "attempts", "last_status_code", "last_error", "latency_ms", "next_attempt", "created"]
+    list_filter = ["status", "event", "endpoint__member"]
+    search_fields = ["webhook_id", "endpoint__url"]
+    list_select_related = ["endpoint__member"]
+    exclude = ["body"]
+    show_full_result_count = False
+    actions = ["redeliver"]
+
+    @admin.action(description="Redeliver selected deliveries")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        for delivery in queryset:
+            delivery_redeliver(actor=Actor.of(request.user), delivery=delivery)
+        self.message_user(request, f"Queued {queryset.count()} deliveries again.", messages.SUCCESS)

@@ -6,9 +6,15 @@ class HashesConfig(AppConfig):
     verbose_name = "Fingerprints"
 
     def ready(self) -> None:
-        from hashes.services.hooks import on_batch_decided
+        from hashes.services import hooks
 
-        on_batch_decided(publish_when_approved)
+        hooks.on_batch_decided(publish_when_approved)
+        hooks.on_batch_decided(propagate_decision)
+        hooks.on_batch_voting_opened(propagate_voting_opened)
+        hooks.on_release_published(propagate_release)
+
+
+# Listeners: each runs after the change committed and only queues a task.
 
 
 def publish_when_approved(batch_id: int, decision: str) -> None:
@@ -17,3 +23,21 @@ def publish_when_approved(batch_id: int, decision: str) -> None:
         from hashes.tasks import release_publish_batch_task
 
         release_publish_batch_task.delay(batch_id)
+
+
+def propagate_decision(batch_id: int, decision: str) -> None:
+    from hashes.tasks import propagate_event_task
+
+    propagate_event_task.delay("batch.decided", {"batch": batch_id, "decision": decision})
+
+
+def propagate_voting_opened(batch_id: int) -> None:
+    from hashes.tasks import propagate_event_task
+
+    propagate_event_task.delay("batch.voting_opened", {"batch": batch_id})
+
+
+def propagate_release(seq: int) -> None:
+    from hashes.tasks import propagate_release_task
+
+    propagate_release_task.delay(seq)

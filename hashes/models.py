@@ -354,3 +354,39 @@ class SnapshotChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.number} of {self.snapshot_id}"
+
+
+class Delivery(models.Model):
+    """One event for one member endpoint (PROTOCOL §8), retried until delivered or given up."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey("members.Endpoint", on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32)
+    # `webhook-id`: stable across retries, so receivers drop duplicates.
+    webhook_id = models.CharField(max_length=64, unique=True)
+    # The body exactly as sent: {"type", "timestamp", "data"} (JCS).
+    body = models.BinaryField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    # When the next attempt is due; while an attempt runs, the end of its lease.
+    next_attempt = models.DateTimeField(default=timezone.now)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    delivered = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "deliveries"
+        indexes = [
+            # Serves the sweeper: pending deliveries that are due.
+            models.Index(fields=["next_attempt"], condition=models.Q(status="pending"), name="hashes_delivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} ({self.status})"

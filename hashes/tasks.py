@@ -70,3 +70,51 @@ def snapshot_build_task() -> int | None:
     """Beat: a snapshot of the latest release, if it has none yet (idempotent)."""
     snapshot = snapshot_build()
     return snapshot.seq if snapshot else None
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def propagate_event_task(event: str, data: dict) -> int:
+    """Create the deliveries of one event (queued by the hooks after their change committed)."""
+    from hashes.services.propagation import deliveries_create
+
+    return len(deliveries_create(event=event, data=data))
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def delivery_attempt_task(delivery_id: int) -> str:
+    """One attempt of one delivery (idempotent: a delivery not due is left alone)."""
+    from hashes.services.propagation import delivery_attempt
+
+    return delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(acks_late=True)
+def delivery_sweep_task() -> int:
+    """Beat: queue the attempts of due deliveries whose task vanished (worker killed, broker
+    restarted); an attempt that is merely late finds the delivery claimed or done."""
+    from hashes.services.propagation import deliveries_due
+
+    due = deliveries_due()
+    for delivery_id in due:
+        delivery_attempt_task.delay(delivery_id)
+    return len(due)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def propagate_release_task(seq: int) -> int:
+    """`release.published` to subscribed endpoints: the envelope inline up to
+    WEBHOOK_INLINE_MAX_BYTES, else its seq and URL (members fetch it from the feed)."""
+    import json
+
+    from django.conf import settings
+
+    from consortium.audit.models import AuditDocument
+    from hashes.models import Release
+    from hashes.services.propagation import deliveries_create
+
+    release = Release.objects.get(seq=seq)
+    document = bytes(AuditDocument.objects.get(sha256=release.envelope_sha256).body)
+    data: dict = {"seq": seq, "url": f"/api/v1/releases/{seq}"}
+    if len(document) <= settings.WEBHOOK_INLINE_MAX_BYTES:
+        data = {"seq": seq, "envelope": json.loads(document)}
+    return len(deliveries_create(event="release.published", data=data))

@@ -170,6 +170,8 @@ def _celery_env() -> dict[str, str]:
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "PYTHONPATH": str(ROOT),
+        # The tests' webhook receivers listen on 127.0.0.1.
+        "WEBHOOK_ALLOW_LOOPBACK": "true",
         # A fresh PDQ index snapshot directory: never one left by an earlier run's database.
         "PDQ_INDEX_DIR": tempfile.mkdtemp(prefix="consortium-worker-pdq-"),
     }

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from hashes.models import Batch, BatchItem, Incident, Label, Policy
+from hashes.models import Batch, BatchItem, Delivery, Incident, Label, Policy
 from members.api.serializers import TimeField
 
 
@@ -169,3 +169,13 @@ class IncidentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Incident
         fields = ["id", "label", "title", "declared", "closed"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    created = TimeField()
+    next_attempt = TimeField()
+    delivered = TimeField()
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "endpoint", "event", "webhook_id", "status", "attempts", "next_attempt", "last_status_code", "last_error", "latency_ms", "created", "delivered"]

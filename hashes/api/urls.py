@@ -17,6 +17,8 @@ urlpatterns = [
     path("releases", releases.ReleaseListView.as_view(), name="release-list"),
     path("releases/<int:seq>", releases.ReleaseDetailView.as_view(), name="release-detail"),
     path("match", releases.MatchView.as_view(), name="match"),
+    path("members/me/deliveries", views.DeliveryListView.as_view(), name="delivery-list"),
+    path("members/me/deliveries/<int:pk>/redeliver", views.DeliveryRedeliverView.as_view(), name="delivery-redeliver"),
     path("snapshot", releases.SnapshotView.as_view(), name="snapshot"),
     path("snapshot/manifest", releases.SnapshotManifestView.as_view(), name="snapshot-manifest"),
 ]

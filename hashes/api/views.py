@@ -12,15 +12,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from consortium.api import CursorPagination
+from consortium.api import CursorPagination, validation_problem
 from consortium.audit.models import AuditDocument
+from consortium.audit.services import Actor
 from hashes import selectors
 from hashes.api import serializers
 from hashes.api.filtersets import choice_param
 from hashes.kinds import NAMES
-from hashes.models import Batch, BatchItem, Fingerprint, Incident, Label
+from hashes.models import Batch, BatchItem, Delivery, Fingerprint, Incident, Label
 from hashes.services.batches import batch_submit, batch_withdraw
 from hashes.services.opinions import opinion_set
+from hashes.services.propagation import delivery_redeliver
 from hashes.services.votes import vote_cast
 from members.models import Role
 from members.permissions import ANY, PEOPLE, STAFF
@@ -210,3 +212,40 @@ class FingerprintOpinionView(generics.GenericAPIView):
                 "retraction_queued": fingerprint.retraction_queued is not None,
             }
         )
+
+
+class DeliveryListView(generics.ListAPIView):
+    """The caller's member's deliveries, newest first; `?status=` and `?endpoint=` filter."""
+
+    serializer_class = serializers.DeliverySerializer
+    roles = {"GET": frozenset({Role.ADMIN, Role.ANALYST, Role.AUDITOR})}
+    pagination_class = type("DeliveryPagination", (CursorPagination,), {"ordering": "-id"})
+
+    def get_queryset(self) -> QuerySet[Delivery]:
+        from members.api.views import own_member
+
+        deliveries = Delivery.objects.filter(endpoint__member=own_member(self.request))
+        status_filter = choice_param(self.request.query_params, "status", Delivery.Status.values)
+        if status_filter:
+            deliveries = deliveries.filter(status=status_filter)
+        endpoint = self.request.query_params.get("endpoint")
+        if endpoint:
+            if not endpoint.isdigit():
+                raise validation_problem([{"pointer": "", "code": "invalid_endpoint", "message": "endpoint is an endpoint id."}])
+            deliveries = deliveries.filter(endpoint_id=int(endpoint))
+        return deliveries
+
+
+class DeliveryRedeliverView(generics.GenericAPIView):
+    """Send one of the member's deliveries again (same webhook-id)."""
+
+    serializer_class = serializers.DeliverySerializer
+    roles = {"POST": frozenset({Role.ADMIN})}
+
+    @extend_schema(request=None, responses=serializers.DeliverySerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        from members.api.views import own_member
+
+        delivery = get_object_or_404(Delivery, pk=pk, endpoint__member=own_member(request))
+        delivery = delivery_redeliver(actor=Actor.of(request.user), delivery=delivery)
+        return Response(self.get_serializer(delivery).data)

@@ -16,6 +16,7 @@ from consortium import signing
 from consortium.audit.services import SYSTEM, audit_append, rfc3339
 from consortium.keys.services import consortium_key_sync, consortium_signing_key
 from hashes.models import Batch, BatchItem, Fingerprint, FingerprintSource, Release, ReleaseHead
+from hashes.services import hooks
 
 PUBLISHED_OUTCOMES = (BatchItem.Outcome.NEW, BatchItem.Outcome.NEAR_DUPLICATE)
 
@@ -149,4 +150,5 @@ def _publish(head: ReleaseHead, *, seq: int, now: Any, batch: Batch | None, chan
         kid=release.kid,
         documents=[document],
     )
+    hooks.release_published(seq)
     return release
