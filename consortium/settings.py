@@ -278,6 +278,8 @@ WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", EMBEDDED)
 WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10, minimum=1)
 # Seconds after which an undelivered event is given up (failed): at least a day (PROTOCOL §8).
 WEBHOOK_RETRY_WINDOW = env_int("WEBHOOK_RETRY_WINDOW", 26 * 3600, minimum=60)
+# An endpoint whose every attempt failed for this many seconds is disabled (its admins see why).
+WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 3 * 24 * 3600, minimum=60)
 # A release envelope larger than this is sent as {"seq", "url"} instead of inline.
 WEBHOOK_INLINE_MAX_BYTES = env_int("WEBHOOK_INLINE_MAX_BYTES", 256 * 1024, minimum=1024)
 

@@ -142,6 +142,8 @@ class Endpoint(models.Model):
     previous_secret_expires = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
+    # Since when every attempt has failed (None after a success): long enough, and it is disabled.
+    failing_since = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -121,11 +121,31 @@ def _record(delivery: Delivery, *, code: int | None, error: str, latency: int | 
         delay = min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_MAX) * random.uniform(0.5, 1.5)
         fields.update(next_attempt=now + timedelta(seconds=delay))
     Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(**fields)
+    _endpoint_health(delivery.endpoint, ok=fields.get("status") == Delivery.Status.DELIVERED, error=error or f"HTTP {code}", now=now)
     if fields.get("next_attempt"):
         from hashes.tasks import delivery_attempt_task
 
         delivery_attempt_task.apply_async((delivery.pk,), countdown=(fields["next_attempt"] - now).total_seconds())
     return fields.get("status", Delivery.Status.PENDING)
+
+
+def _endpoint_health(endpoint: Endpoint, *, ok: bool, error: str, now: Any) -> None:
+    """Track how long an endpoint has failed; disable it after WEBHOOK_DISABLE_AFTER.
+
+    Conditional UPDATEs, so concurrent attempts agree: the first failure sets `failing_since`,
+    any success clears it, and only one attempt disables (and logs) the endpoint.
+    """
+    from consortium.audit.services import SYSTEM, audit_append
+
+    if ok:
+        Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
+        return
+    Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+    limit = now - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER)
+    reason = f"Disabled: every delivery failed since more than {settings.WEBHOOK_DISABLE_AFTER // 3600} h; last error: {error}"[:500]
+    with transaction.atomic():
+        if Endpoint.objects.filter(pk=endpoint.pk, enabled=True, failing_since__lte=limit).update(enabled=False, disabled_reason=reason):
+            audit_append(actor=SYSTEM, action="endpoint.disabled", subject=f"endpoint:{endpoint.pk}", member=endpoint.member.slug, reason=reason)
 
 
 def deliveries_due(*, limit: int = 1000) -> list[int]:

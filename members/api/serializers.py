@@ -102,11 +102,12 @@ class UserUpdateSerializer(serializers.Serializer):
 
 class EndpointSerializer(serializers.ModelSerializer):
     created = TimeField()
+    failing_since = TimeField()
     previous_secret_expires = TimeField()
 
     class Meta:
         model = Endpoint
-        fields = ["id", "url", "events", "description", "enabled", "disabled_reason", "previous_secret_expires", "created"]
+        fields = ["id", "url", "events", "description", "enabled", "disabled_reason", "failing_since", "previous_secret_expires", "created"]
 
 
 class EndpointWithSecretSerializer(EndpointSerializer):

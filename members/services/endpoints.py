@@ -53,11 +53,12 @@ def endpoint_update(*, actor: Actor, endpoint: Endpoint, changes: dict[str, Any]
         return endpoint
     if fields.get("enabled") is True:
         fields["disabled_reason"] = ""
+        fields["failing_since"] = None
     with transaction.atomic():
         Endpoint.objects.filter(pk=endpoint.pk).update(**fields)
         audit_append(
             actor=actor, action="endpoint.updated", subject=f"endpoint:{endpoint.pk}", member=endpoint.member.slug,
-            changes={k: v for k, v in fields.items() if k != "disabled_reason"},
+            changes={k: v for k, v in fields.items() if k not in ("disabled_reason", "failing_since")},
         )
     endpoint.refresh_from_db()
     return endpoint

@@ -195,3 +195,33 @@ def test_staff_redeliver_from_the_admin(cast, receiver, staff_client) -> None:
     assert staff_client.get("/admin/hashes/delivery/").status_code == 200
     staff_client.post("/admin/hashes/delivery/", {"action": "redeliver", "_selected_action": [delivery_id]})
     assert Delivery.objects.get(pk=delivery_id).status == "pending"
+
+
+def test_an_endpoint_failing_for_days_is_disabled_and_its_admins_see_why(cast, api, receiver, settings) -> None:
+    from tests.conftest import audit_actions
+
+    endpoint = register(cast, receiver)
+    (first,) = deliveries_create(event="batch.decided", data={"batch": 1, "decision": "approved"})
+    receiver.answers = [500, 500]
+    delivery_attempt(delivery_id=first)
+    assert Endpoint.objects.get().failing_since is not None and Endpoint.objects.get().enabled
+    Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now() - timedelta(days=4))
+    due_now(first)
+    delivery_attempt(delivery_id=first)
+    assert audit_actions()[-1] == "endpoint.disabled"
+    shown = api(cast.alice).get(f"/api/v1/members/me/endpoints/{endpoint.pk}").json()
+    assert shown["enabled"] is False and "HTTP 500" in shown["disabled_reason"]
+    assert deliveries_create(event="batch.decided", data={"batch": 2, "decision": "approved"}) == []
+    # Re-enabled by its admin, it starts with a clean record.
+    api(cast.alice).patch(f"/api/v1/members/me/endpoints/{endpoint.pk}", {"enabled": True}, format="json")
+    assert Endpoint.objects.get().failing_since is None
+
+
+def test_a_success_clears_the_failing_record(cast, receiver) -> None:
+    register(cast, receiver)
+    (delivery_id,) = deliveries_create(event="batch.decided", data={"batch": 1, "decision": "approved"})
+    receiver.answers = [500]
+    delivery_attempt(delivery_id=delivery_id)
+    due_now(delivery_id)
+    delivery_attempt(delivery_id=delivery_id)
+    assert Endpoint.objects.get().failing_since is None
