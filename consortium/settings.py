@@ -201,6 +201,8 @@ CELERY_RESULT_BACKEND = env_str(
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "cache+memory://",
 )
 CELERY_RESULT_EXPIRES = 3600
+# The queue tasks go to (workers read it with -Q); one per deployment unless you split work.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -276,6 +278,9 @@ SPECTACULAR_SETTINGS = {
 WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", EMBEDDED)
 # Seconds a receiver has to answer one delivery.
 WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10, minimum=1)
+# Seconds beyond the timeout that an attempt's claim on a delivery lasts: after a worker died
+# mid-attempt, the sweeper sends the delivery again once the claim has run out.
+WEBHOOK_LEASE_SLACK = env_int("WEBHOOK_LEASE_SLACK", 30, minimum=1)
 # Seconds after which an undelivered event is given up (failed): at least a day (PROTOCOL §8).
 WEBHOOK_RETRY_WINDOW = env_int("WEBHOOK_RETRY_WINDOW", 26 * 3600, minimum=60)
 # An endpoint whose every attempt failed for this many seconds is disabled (its admins see why).

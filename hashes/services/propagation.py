@@ -2,7 +2,7 @@
 
 At least once: a delivery is retried with exponential backoff and jitter until a 2xx answer or
 until WEBHOOK_RETRY_WINDOW has passed (then `failed`). Attempts are claimed with a conditional
-UPDATE that moves `next_attempt` forward by a lease, so two workers never post the same
+UPDATE that moves `next_attempt` forward by a lease (WEBHOOK_TIMEOUT + WEBHOOK_LEASE_SLACK), so two workers never post the same
 delivery at once, and a worker killed mid-attempt only delays it: when the lease runs out the
 sweeper (beat) queues it again. The HTTP call runs outside any transaction.
 """
@@ -73,7 +73,7 @@ def delivery_attempt(*, delivery_id: int) -> str:
     """Post the delivery once if it is due; record the outcome. Returns the resulting status,
     or "not_due" when it is delivered, failed, or another attempt holds its lease."""
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT + 30)
+    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT + settings.WEBHOOK_LEASE_SLACK)
     claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt__lte=now).update(next_attempt=lease)
     if not claimed:
         return "not_due"
