@@ -281,6 +281,9 @@ WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10, minimum=1)
 # Seconds beyond the timeout that an attempt's claim on a delivery lasts: after a worker died
 # mid-attempt, the sweeper sends the delivery again once the claim has run out.
 WEBHOOK_LEASE_SLACK = env_int("WEBHOOK_LEASE_SLACK", 30, minimum=1)
+# Attempts in flight at once to one endpoint, across all workers: a slow receiver ties up at
+# most this many worker slots, and the others go on delivering.
+WEBHOOK_MAX_IN_FLIGHT = env_int("WEBHOOK_MAX_IN_FLIGHT", 4, minimum=1)
 # Seconds after which an undelivered event is given up (failed): at least a day (PROTOCOL §8).
 WEBHOOK_RETRY_WINDOW = env_int("WEBHOOK_RETRY_WINDOW", 26 * 3600, minimum=60)
 # An endpoint whose every attempt failed for this many seconds is disabled (its admins see why).

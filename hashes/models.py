@@ -374,6 +374,8 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     # When the next attempt is due; while an attempt runs, the end of its lease.
     next_attempt = models.DateTimeField(default=timezone.now)
+    # Set while an attempt holds the lease: counts against the endpoint's concurrency cap.
+    attempt_started = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)

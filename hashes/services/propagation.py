@@ -71,10 +71,27 @@ _opener = urllib.request.build_opener(_NoRedirects)
 
 def delivery_attempt(*, delivery_id: int) -> str:
     """Post the delivery once if it is due; record the outcome. Returns the resulting status,
-    or "not_due" when it is delivered, failed, or another attempt holds its lease."""
+    "not_due" when it is delivered, failed, or another attempt holds its lease, or "busy" when
+    the endpoint already has WEBHOOK_MAX_IN_FLIGHT attempts running (it is queued again shortly)."""
     now = timezone.now()
     lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT + settings.WEBHOOK_LEASE_SLACK)
-    claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt__lte=now).update(next_attempt=lease)
+    endpoint_id = Delivery.objects.filter(pk=delivery_id).values_list("endpoint_id", flat=True).first()
+    if endpoint_id is None:
+        return "not_due"
+    with transaction.atomic():
+        # The endpoint's row lock orders claims on one endpoint, so the cap is exact.
+        Endpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+        in_flight = Delivery.objects.filter(
+            endpoint_id=endpoint_id, status=Delivery.Status.PENDING, attempt_started__isnull=False, next_attempt__gt=now
+        ).count()
+        if in_flight >= settings.WEBHOOK_MAX_IN_FLIGHT:
+            from hashes.tasks import delivery_attempt_task
+
+            transaction.on_commit(lambda: delivery_attempt_task.apply_async((delivery_id,), countdown=random.uniform(1, 3)))
+            return "busy"
+        claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt__lte=now).update(
+            next_attempt=lease, attempt_started=now
+        )
     if not claimed:
         return "not_due"
     delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
@@ -112,7 +129,9 @@ def delivery_attempt(*, delivery_id: int) -> str:
 def _record(delivery: Delivery, *, code: int | None, error: str, latency: int | None) -> str:
     now = timezone.now()
     attempts = delivery.attempts + 1
-    fields: dict[str, Any] = {"attempts": attempts, "last_status_code": code, "last_error": error, "latency_ms": latency}
+    fields: dict[str, Any] = {
+        "attempts": attempts, "last_status_code": code, "last_error": error, "latency_ms": latency, "attempt_started": None,
+    }
     if code is not None and 200 <= code < 300:
         fields.update(status=Delivery.Status.DELIVERED, delivered=now, last_error="")
     elif now - delivery.created > timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW):

@@ -225,3 +225,17 @@ def test_a_success_clears_the_failing_record(cast, receiver) -> None:
     due_now(delivery_id)
     delivery_attempt(delivery_id=delivery_id)
     assert Endpoint.objects.get().failing_since is None
+
+
+def test_at_most_the_cap_of_attempts_run_at_once_per_endpoint(cast, receiver, settings) -> None:
+    settings.WEBHOOK_MAX_IN_FLIGHT = 1
+    register(cast, receiver)
+    first, second = (deliveries_create(event="batch.decided", data={"batch": n, "decision": "approved"})[0] for n in (1, 2))
+    # The first is being attempted right now by another worker (its claim is live).
+    Delivery.objects.filter(pk=first).update(attempt_started=timezone.now(), next_attempt=timezone.now() + timedelta(seconds=30))
+    assert delivery_attempt(delivery_id=second) == "busy"
+    assert receiver.received == [] and Delivery.objects.get(pk=second).attempts == 0
+    # When that attempt ends (or its claim runs out), the next one goes.
+    Delivery.objects.filter(pk=first).update(attempt_started=None)
+    assert delivery_attempt(delivery_id=second) == "delivered"
+    assert Delivery.objects.get(pk=second).attempt_started is None
