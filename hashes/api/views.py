@@ -24,6 +24,7 @@ from hashes.services.batches import batch_submit, batch_withdraw
 from hashes.services.opinions import opinion_set
 from hashes.services.propagation import delivery_redeliver
 from hashes.services.votes import vote_cast
+from members.api.views import own_member
 from members.models import Role
 from members.permissions import ANY, PEOPLE, STAFF
 
@@ -222,8 +223,6 @@ class DeliveryListView(generics.ListAPIView):
     pagination_class = type("DeliveryPagination", (CursorPagination,), {"ordering": "-id"})
 
     def get_queryset(self) -> QuerySet[Delivery]:
-        from members.api.views import own_member
-
         deliveries = Delivery.objects.filter(endpoint__member=own_member(self.request))
         status_filter = choice_param(self.request.query_params, "status", Delivery.Status.values)
         if status_filter:
@@ -244,8 +243,6 @@ class DeliveryRedeliverView(generics.GenericAPIView):
 
     @extend_schema(request=None, responses=serializers.DeliverySerializer)
     def post(self, request: Request, pk: int) -> Response:
-        from members.api.views import own_member
-
         delivery = get_object_or_404(Delivery, pk=pk, endpoint__member=own_member(request))
         delivery = delivery_redeliver(actor=Actor.of(request.user), delivery=delivery)
         return Response(self.get_serializer(delivery).data)

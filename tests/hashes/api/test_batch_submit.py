@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 import pytest
@@ -43,7 +44,7 @@ def test_a_signed_batch_is_stored_with_normalized_items_and_answered_202(cast, a
 
     stored = bytes(AuditDocument.objects.get(sha256=batch.envelope_sha256).body)
     assert stored == b'{"payload":' + signing.jcs(envelope["payload"]) + b',"signature":"' + envelope["signature"].encode() + b'"}'
-    assert batch.payload_sha256 == __import__("hashlib").sha256(signing.jcs(envelope["payload"])).hexdigest()
+    assert batch.payload_sha256 == hashlib.sha256(signing.jcs(envelope["payload"])).hexdigest()
     items = list(batch.items.order_by("position").values_list("kind", "value", "labels", "quality"))
     assert items == [
         ("md5", "ab" * 16, ["islamic-state"], None),

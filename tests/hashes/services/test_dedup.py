@@ -6,7 +6,7 @@ import random
 import pytest
 
 from consortium import signing
-from hashes.models import Batch, BatchItem, Policy
+from hashes.models import Batch, BatchItem, Fingerprint, Policy
 from hashes.services.batches import batch_submit
 from hashes.services.dedup import batch_deduplicate
 from tests.conftest import audit_actions
@@ -90,7 +90,6 @@ def test_exact_kinds_never_match_across_kinds_or_retracted_or_unpublished_finger
     publish("video_md5", value)
     retracted = random_hex(32)
     publish("md5", retracted, status="retracted", removed_seq=2)
-    from hashes.models import Fingerprint
 
     unpublished = random_hex(32)
     Fingerprint.objects.create(kind="md5", value=unpublished)  # not yet in any release
@@ -147,7 +146,7 @@ def test_dedup_agrees_with_a_brute_force_reference_on_thousands_of_hashes(cast, 
     batch = submit(cast, acme_key, [{"kind": "pdq", "value": v} for v in items])
     batch_deduplicate(batch_id=batch.pk)
 
-    ids = {value: fp for value, fp in __import__("hashes.models", fromlist=["Fingerprint"]).Fingerprint.objects.values_list("value", "id")}
+    ids = dict(Fingerprint.objects.values_list("value", "id"))
 
     def hamming(a: str, b: str) -> int:
         return (int(a, 16) ^ int(b, 16)).bit_count()
