@@ -119,7 +119,7 @@ if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     CSRF_COOKIE_SECURE = True
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "consortium.apps.ConsortiumAdminConfig",  # replaces django.contrib.admin (the workplace site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

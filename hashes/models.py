@@ -392,3 +392,21 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint_id} ({self.status})"
+
+
+class ReviewQueue(Batch):
+    """The admin's review queue: batches awaiting the viewer's member's vote (a view of Batch)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "batch awaiting our vote"
+        verbose_name_plural = "review queue"
+
+
+class Submission(Batch):
+    """The admin's "our submissions": the viewer's member's own batches (a view of Batch)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "our submission"
+        verbose_name_plural = "our submissions"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -121,3 +122,47 @@ def match_queries(queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for i, matches in enumerate(found)
     ]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    fingerprint: Fingerprint
+    distance: int
+    kind_tried: str
+
+
+def fingerprint_search(*, value: str, kind: str | None = None, max_distance: int = 0, limit: int = MAX_MATCHES_PER_QUERY) -> tuple[list[SearchHit], list[str]]:
+    """Published fingerprints (active or retracted) with this value as any kind that accepts it,
+    or as `kind` only; for kinds with a distance (PDQ), also active ones within `max_distance`.
+
+    Returns the hits, nearest first (at most `limit`), and the kinds the value was read as.
+    Raises InvalidInput when no kind (or not the given kind) accepts the value.
+    """
+    from hashes.pdq_published import published_pdq_index
+
+    text = value.strip()
+    candidates = [REGISTRY[kind]] if kind else [REGISTRY[name] for name in NAMES]
+    readings: list[tuple[str, str]] = []
+    reasons: list[str] = []
+    for candidate in candidates:
+        try:
+            readings.append((candidate.name, candidate.normalize(text)))
+        except KindError as exc:
+            reasons.append(f"{candidate.name}: {exc}")
+    if not readings:
+        raise InvalidInput("No fingerprint kind accepts this value. " + " ".join(reasons), pointer="/value")
+    published = Fingerprint.objects.filter(added_seq__isnull=False)
+    hits: dict[int, SearchHit] = {}
+    for name, normalized in readings:
+        for fingerprint in published.filter(kind=name, value=normalized):
+            hits[fingerprint.pk] = SearchHit(fingerprint, 0, name)
+        if REGISTRY[name].near_duplicates and max_distance > 0:
+            query = np.frombuffer(bytes.fromhex(normalized), dtype=">u8").astype(np.uint64).reshape(1, 4)
+            ids, distances = published_pdq_index().query_many(query, max_distance)[0]
+            order = np.argsort(distances, kind="stable")[:limit]
+            near = {int(ids[i]): int(distances[i]) for i in order}
+            for fingerprint in published.filter(pk__in=list(near)):
+                if fingerprint.pk not in hits:
+                    hits[fingerprint.pk] = SearchHit(fingerprint, near[fingerprint.pk], name)
+    ordered = sorted(hits.values(), key=lambda hit: (hit.distance, hit.fingerprint.pk))[:limit]
+    return ordered, [name for name, _ in readings]

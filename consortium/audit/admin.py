@@ -8,13 +8,18 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from consortium.admin_access import RoleAdmin
 from consortium.audit.models import AuditEntry, Checkpoint
 from consortium.audit.selectors import audit_log_size, latest_checkpoint
+from members.models import Role
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    """The audit log, read-only: entries are appended by services and never edited."""
+class AuditEntryAdmin(RoleAdmin):
+    """The audit log, read-only: entries are appended by services and never edited. Staff and
+    auditors read it here; everyone reads it through the API (PROTOCOL §9)."""
+
+    view_roles = frozenset({Role.AUDITOR})
 
     list_display = ["index", "time", "action", "subject", "actor_member", "actor_user"]
     list_filter = ["action", "actor_member"]
@@ -32,15 +37,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         return super().changelist_view(request, {"subtitle": checkpoint_status(), **(extra_context or {})})
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 def checkpoint_status() -> str:
     """One line for staff: how far the latest signed checkpoint trails the log."""
@@ -54,8 +50,10 @@ def checkpoint_status() -> str:
 
 
 @admin.register(Checkpoint)
-class CheckpointAdmin(admin.ModelAdmin):
+class CheckpointAdmin(RoleAdmin):
     """Signed checkpoints, read-only: the beat task and the API sign them."""
+
+    view_roles = frozenset({Role.AUDITOR})
 
     list_display = ["size", "created", "root_base64"]
     fields = ["size", "created", "root_base64", "signed_note"]
@@ -71,12 +69,3 @@ class CheckpointAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         return super().changelist_view(request, {"subtitle": checkpoint_status(), **(extra_context or {})})
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -239,7 +239,7 @@ class DeliveryRedeliverView(generics.GenericAPIView):
     """Send one of the member's deliveries again (same webhook-id)."""
 
     serializer_class = serializers.DeliverySerializer
-    roles = {"POST": frozenset({Role.ADMIN})}
+    roles = {"POST": frozenset({Role.ADMIN, Role.ANALYST})}
 
     @extend_schema(request=None, responses=serializers.DeliverySerializer)
     def post(self, request: Request, pk: int) -> Response:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from hashes.models import Fingerprint, Incident, Label, Policy
 from tests.conftest import audit_actions, audit_size
@@ -25,7 +24,7 @@ def test_staff_open_every_hashes_page(staff_client, voting_batch, page: str) -> 
 def test_the_batch_page_links_to_its_items_with_their_outcomes(staff_client, voting_batch) -> None:
     batch = voting_batch(items=[{"kind": "md5", "value": "a" * 32}, {"kind": "md5", "value": "a" * 32}])
     page = staff_client.get(f"/admin/hashes/batch/{batch.pk}/change/").content.decode()
-    assert f"?batch__id__exact={batch.pk}" in page
+    assert "item 0 of this batch" in page and "Duplicate" in page
     items = staff_client.get(f"/admin/hashes/batchitem/?batch__id__exact={batch.pk}").content.decode()
     assert "item 0 of this batch" in items and "Duplicate" in items
 
@@ -65,11 +64,3 @@ def test_staff_retract_a_fingerprint_from_the_admin(staff_client) -> None:
     staff_client.post("/admin/hashes/fingerprint/", {"action": "retract", "_selected_action": [fingerprint.pk]})
     assert Fingerprint.objects.get(pk=fingerprint.pk).retraction_queued is not None
     assert audit_actions()[-1] == "fingerprint.retraction_queued"
-
-
-@pytest.mark.parametrize("who", ["alice", "bob", "rita", "audrey"])
-def test_member_users_and_auditors_do_not_get_into_the_hashes_admin(cast, who: str) -> None:
-    client = Client()
-    client.force_login(getattr(cast, who))
-    response = client.get("/admin/hashes/policy/1/change/")
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -50,7 +50,9 @@ def test_the_demo_sets_up_members_keys_and_tokens_and_can_run_twice(settings, tm
     token = next(line.split()[-1] for line in second if line.startswith("acme     acme-admin"))
     body = Client().get("/api/v1/members/me/keys", HTTP_AUTHORIZATION=f"Bearer {token}").json()
     assert len(body["results"]) == 1  # the second run reused the demo key
-    assert any("Admin:" in line for line in first)
+    assert any("Workplace:" in line for line in first)
+    assert any("a first release from acme" in line for line in first)
+    assert any("there are batches already" in line for line in second)
     assert (tmp_path / "demo-keys" / "acme.jwk").stat().st_mode & 0o777 == 0o600
 
 

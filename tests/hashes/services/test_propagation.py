@@ -185,6 +185,8 @@ def test_a_member_lists_and_redelivers_its_deliveries_and_not_others(cast, api, 
     assert charlie.get("/api/v1/members/me/deliveries").json()["results"] == []
     assert_problem(charlie.post(f"/api/v1/members/me/deliveries/{delivery_id}/redeliver"), 404)
     assert_problem(api(cast.rita).get("/api/v1/members/me/deliveries"), 403)
+    assert_problem(api(cast.rita).post(f"/api/v1/members/me/deliveries/{delivery_id}/redeliver"), 403)
+    assert api(cast.bob).post(f"/api/v1/members/me/deliveries/{delivery_id}/redeliver").status_code == 200  # analysts too
     assert_problem(alice.get("/api/v1/members/me/deliveries?status=lost"), 422)
 
 

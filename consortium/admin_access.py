@@ -1,0 +1,106 @@
+"""Who sees and does what in the admin (the analysts' workplace).
+
+The admin is open to consortium staff and to members' users with a role; what each sees follows
+the same roles as the API (PROTOCOL §1, `members.permissions`):
+
+- staff see and manage everything;
+- an auditor reads everything and changes nothing;
+- a member's admin, analyst and reader see only their own member's private records (tokens, keys,
+  endpoints, deliveries), scoped by `member_path`; shared records (batches, fingerprints, labels,
+  policy, incidents) they see as the API shows them.
+
+A model admin declares the roles that may view it (`view_roles`), the path from its model to the
+owning member (`member_path`, None for shared records) and, per custom action permission
+`<name>`, the roles in `action_roles[name]`. Staff may do everything the class allows staff to;
+writes still go through the services, which check again and write the audit entries.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from members.models import Role
+from members.permissions import ANY, STAFF, roles_of
+
+SUBMITTERS = frozenset({Role.ADMIN, Role.ANALYST})
+ADMINS = frozenset({Role.ADMIN})
+# Every role but the reader (a machine's sync and match account): people reading records.
+PEOPLE = frozenset({Role.ADMIN, Role.ANALYST, Role.AUDITOR})
+EVERYONE = frozenset(ANY - {STAFF})
+
+
+def role_of(user: Any) -> str | None:
+    """The one role that decides in the admin: staff first, then the member role."""
+    if not user.is_authenticated:
+        return None
+    if user.is_staff:
+        return STAFF
+    return user.role
+
+
+def may(user: Any, roles: frozenset[str]) -> bool:
+    return bool(roles_of(user) & set(roles)) if user.is_authenticated else False
+
+
+def sees_everything(user: Any) -> bool:
+    """Staff and auditors read every member's records; everyone else their own member's."""
+    return user.is_staff or user.role == Role.AUDITOR
+
+
+class RoleAdmin(admin.ModelAdmin):
+    """A model admin whose permissions come from roles, not from Django's per-model permissions."""
+
+    view_roles: frozenset[str] = frozenset()
+    member_path: str | None = None
+    # Staff add, change and delete only where a subclass says so (and writes via services).
+    staff_add = False
+    staff_change = False
+    action_roles: dict[str, frozenset[str]] = {}
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        user = request.user
+        if not user.is_authenticated:
+            return False
+        if user.is_staff:
+            return True
+        if user.role not in self.view_roles:
+            return False
+        return obj is None or self.owns(user, obj)
+
+    def owns(self, user: Any, obj: Model) -> bool:
+        if self.member_path is None or sees_everything(user):
+            return True
+        return self.get_queryset_for(user, type(obj)._default_manager.filter(pk=obj.pk)).exists()
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.staff_add and request.user.is_staff
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.staff_change and request.user.is_staff
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # nothing here is deleted: it is retired, revoked, suspended or closed
+
+    def get_queryset_for(self, user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.member_path is None or sees_everything(user):
+            return queryset
+        if not user.member_id:
+            return queryset.none()
+        return queryset.filter(**{self.member_path: user.member_id})
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return self.get_queryset_for(request.user, super().get_queryset(request))
+
+    def __getattr__(self, name: str) -> Any:
+        # `@admin.action(permissions=["vote"])` asks `has_vote_permission(request)`.
+        if name.startswith("has_") and name.endswith("_permission"):
+            action = name[4 : -len("_permission")]
+            if action in self.action_roles:
+                return lambda request, *args: may(request.user, self.action_roles[action])
+        raise AttributeError(name)
