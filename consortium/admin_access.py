@@ -59,6 +59,8 @@ class RoleAdmin(admin.ModelAdmin):
     staff_add = False
     staff_change = False
     action_roles: dict[str, frozenset[str]] = {}
+    # One line under a list's title: where these records come from, what to do about them.
+    list_help: str = ""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
@@ -96,6 +98,18 @@ class RoleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return self.get_queryset_for(request.user, super().get_queryset(request))
+
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
+        # Someone who sees only their own member's records has no use for a member filter.
+        filters = list(super().get_list_filter(request))
+        if self.member_path is None or sees_everything(request.user):
+            return filters
+        return [f for f in filters if "member" not in (f[0] if isinstance(f, tuple) else str(f))]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        if self.list_help:
+            extra_context = {"subtitle": self.list_help, **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
 
     def __getattr__(self, name: str) -> Any:
         # `@admin.action(permissions=["vote"])` asks `has_vote_permission(request)`.

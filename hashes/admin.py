@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -21,7 +21,7 @@ from django.utils.timesince import timesince, timeuntil
 from consortium.admin_access import ADMINS, EVERYONE, PEOPLE, SUBMITTERS, RoleAdmin
 from consortium.audit.services import Actor
 from consortium.errors import DomainError
-from hashes import admin_pages
+from hashes import admin_pages, selectors
 from hashes.models import (
     Batch,
     BatchItem,
@@ -97,7 +97,7 @@ class BatchAdminBase(RoleAdmin):
 
     view_roles = PEOPLE
     action_roles = {"vote": VOTERS, "withdraw": SUBMITTERS}
-    list_display = ["batch", "member", "status_pill", "labels_chips", "item_count", "outcomes", "tally", "received", "closes"]
+    list_display = ["batch", "member", "status_pill", "labels_chips", "item_count", "outcomes", "tally", "received_at", "closes"]
     list_filter = ["status", "member", ("incident", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["ref", "member__slug", "note"]
     list_select_related = ["member", "incident"]
@@ -143,6 +143,10 @@ class BatchAdminBase(RoleAdmin):
             '<span class="num-new">✔ {}/{}</span> <span class="num-dup">✘ {}/{}</span>',
             obj._approvals, obj.approvals_required, obj._rejections, obj.rejections_required,
         )
+
+    @admin.display(description="received", ordering="received")
+    def received_at(self, obj: Batch) -> str:
+        return f"{obj.received:%Y-%m-%d %H:%M}"
 
     @admin.display(description="closes", ordering="closes_at")
     def closes(self, obj: Batch) -> str:
@@ -204,13 +208,8 @@ class ReviewQueueAdmin(BatchAdminBase):
         return f"{timesince(obj.voting_opened)}" if obj.voting_opened else "—"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Batch]:
-        user = request.user
-        voting = super().get_queryset(request).filter(status=Batch.Status.VOTING, member__status="active")
-        if user.member_id:
-            ours = Vote.objects.filter(batch=OuterRef("pk"), member_id=user.member_id)
-            return voting.exclude(member_id=user.member_id).exclude(Exists(ours))
-        staff_vote = Vote.objects.filter(batch=OuterRef("pk"), member__isnull=True)
-        return voting.filter(incident__isnull=False).exclude(Exists(staff_vote))
+        queue = selectors.review_queue(user=request.user).values("pk")
+        return super().get_queryset(request).filter(pk__in=queue)
 
     @admin.display(description="nearest existing matches")
     def nearest(self, obj: Batch) -> str:
@@ -229,7 +228,7 @@ class SubmissionAdmin(BatchAdminBase):
     member_path = "member"
     ordering = ["-id"]
     list_filter = ["status", ("incident", admin.RelatedOnlyFieldListFilter)]
-    list_display = ["batch", "status_pill", "labels_chips", "item_count", "outcomes", "tally", "received", "closes", "submitted_by"]
+    list_display = ["batch", "status_pill", "labels_chips", "item_count", "outcomes", "tally", "received_at", "closes", "submitted_by"]
     actions = ["withdraw"]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -396,6 +395,7 @@ class DeliveryAdmin(RoleAdmin):
     member_path = "endpoint__member"
     action_roles = {"redeliver": ADMINS | {Role.ANALYST, STAFF}}
     list_display = ["id", "event", "endpoint_link", "status_pill", "attempts", "last_status_code", "last_error_short", "latency_ms", "next_attempt", "created"]
+    list_help = "Each release and batch event, per endpoint; retried with backoff for at least 24 hours. Redelivery sends the same webhook-id, so receivers drop what they already have."
     list_filter = ["status", "event", "endpoint__member"]
     search_fields = ["webhook_id", "endpoint__url"]
     list_select_related = ["endpoint__member"]
@@ -403,6 +403,10 @@ class DeliveryAdmin(RoleAdmin):
     readonly_fields = ["endpoint", "event", "webhook_id", "status", "attempts", "next_attempt", "last_status_code", "last_error", "latency_ms", "created", "delivered"]
     show_full_result_count = False
     actions = ["redeliver"]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The endpoints list links here per endpoint; the queryset is scoped already.
+        return lookup == "endpoint__id__exact" or super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="endpoint", ordering="endpoint")
     def endpoint_link(self, obj: Delivery) -> str:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +15,7 @@ from django.utils import timezone
 from consortium.admin_access import SUBMITTERS, may, sees_everything
 from consortium.charts import Series, stacked_bars
 from hashes.models import Batch, Delivery, Fingerprint, Incident, Release, Vote
+from hashes.selectors import review_queue
 from members.models import Endpoint
 from members.permissions import STAFF
 
@@ -82,7 +83,11 @@ def dashboard_context(user: Any) -> dict[str, Any]:
             title="Deliveries to endpoints" + ("" if sees_everything(user) else " (ours)"),
         ),
     ]
+    queue = (
+        list(review_queue(user=user).select_related("member")[:5]) if may(user, SUBMITTERS | {STAFF}) else []
+    )
     return {
+        "queue": queue,
         "charts": charts,
         "cards": _backlog(user),
         "open_incidents": list(
@@ -100,13 +105,7 @@ def _backlog(user: Any) -> list[dict[str, Any]]:
     cards: list[dict[str, Any]] = []
     batches = reverse("admin:hashes_batch_changelist")
     if may(user, SUBMITTERS | {STAFF}):
-        voting = Batch.objects.filter(status=Batch.Status.VOTING, member__status="active")
-        if user.member_id:
-            mine = Vote.objects.filter(batch=OuterRef("pk"), member_id=user.member_id)
-            waiting = voting.exclude(member_id=user.member_id).exclude(Exists(mine)).count()
-        else:
-            staff_vote = Vote.objects.filter(batch=OuterRef("pk"), member__isnull=True)
-            waiting = voting.filter(incident__isnull=False).exclude(Exists(staff_vote)).count()
+        waiting = review_queue(user=user).count()
         what = "awaiting our vote" if user.member_id else "fast-tracked, awaiting the staff vote"
         cards.append({"n": waiting, "what": what, "url": reverse("admin:hashes_reviewqueue_changelist"), "attention": waiting > 0})
     if user.member_id and may(user, SUBMITTERS):

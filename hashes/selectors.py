@@ -166,3 +166,18 @@ def fingerprint_search(*, value: str, kind: str | None = None, max_distance: int
                     hits[fingerprint.pk] = SearchHit(fingerprint, near[fingerprint.pk], name)
     ordered = sorted(hits.values(), key=lambda hit: (hit.distance, hit.fingerprint.pk))[:limit]
     return ordered, [name for name, _ in readings]
+
+
+def review_queue(*, user: Any) -> QuerySet[Batch]:
+    """Batches awaiting the user's member's vote: voting, of another active member, not voted on
+    by the member yet; for staff, fast-tracked batches without the staff vote. Oldest first."""
+    from django.db.models import Exists, OuterRef
+
+    from hashes.models import Vote
+
+    voting = Batch.objects.filter(status=Batch.Status.VOTING, member__status="active").order_by("voting_opened", "id")
+    if user.member_id:
+        ours = Vote.objects.filter(batch=OuterRef("pk"), member_id=user.member_id)
+        return voting.exclude(member_id=user.member_id).exclude(Exists(ours))
+    staff_vote = Vote.objects.filter(batch=OuterRef("pk"), member__isnull=True)
+    return voting.filter(incident__isnull=False).exclude(Exists(staff_vote))

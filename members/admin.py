@@ -157,6 +157,7 @@ class ApiTokenAdmin(RoleAdmin):
 
     view_roles = EVERYONE
     action_roles = {"revoke": EVERYONE | {STAFF}}
+    list_help = "Tokens are created by a member's admin through the API (POST /api/v1/members/me/tokens) or `manage.py token_create`; the secret is shown once."
 
     list_display = ["prefix", "user", "name", "created", "expires", "last_used", "revoked"]
     list_filter = ["revoked", "user__member"]
@@ -188,6 +189,7 @@ class MemberKeyAdmin(RoleAdmin):
     view_roles = PEOPLE
     member_path = "member"
     action_roles = {"revoke": ADMINS | {STAFF}}
+    list_help = "Members register their public keys through the API (POST /api/v1/members/me/keys, by admins; the client's keygen makes one)."
     list_display = ["kid", "member", "name", "created", "revoked"]
     list_filter = ["member", "revoked"]
     search_fields = ["kid", "member__slug", "name"]
@@ -210,6 +212,7 @@ class EndpointAdmin(RoleAdmin):
     view_roles = PEOPLE
     member_path = "member"
     action_roles = {"manage": ADMINS | {STAFF}}
+    list_help = "Endpoints are registered, and their secrets rotated, through the API (POST /api/v1/members/me/endpoints, by admins), which shows the secret once."
     list_display = ["member", "url", "events", "enabled", "health", "disabled_reason", "created"]
     list_filter = ["enabled", "member"]
     search_fields = ["url", "member__slug"]

@@ -31,6 +31,15 @@ def test_the_dashboard_counts_the_backlog_and_draws_four_charts(cast, busy) -> N
     assert card(page, "deliveries failed") == 1  # Globex's own (one of its two failed in the history)
     assert page.count("<svg viewBox") == 4
     assert "Fingerprints published" in page and "added (8)" in page
+    preview = page[page.index('id="queue-preview"'):]
+    first, last = (f"<strong>#{batch.pk}</strong>" for batch in (busy.queue[0], busy.queue[2]))
+    assert preview.index(first) < preview.index(last)  # oldest first
+
+
+def test_readers_get_a_dashboard_without_the_queue_or_deliveries(cast, busy) -> None:
+    page = client_of(cast.rita).get("/admin/").content.decode()
+    assert 'id="queue-preview"' not in page and "awaiting our vote" not in page and "deliveries failed" not in page
+    assert card(page, "retractions queued") == 0
 
 
 def test_the_dashboard_shows_the_open_incident(cast, busy) -> None:

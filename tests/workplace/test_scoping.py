@@ -55,6 +55,14 @@ def test_people_see_their_members_endpoints_and_deliveries_only(cast, busy) -> N
         assert response.status_code == 302 and response["Location"] == "/admin/"
     staff = client_of(cast.stan).get("/admin/hashes/delivery/").content.decode()
     assert "acme-hook" in staff and "globex-hook" in staff
+    # The endpoints list links to each endpoint's deliveries; another member's endpoint id shows none.
+    assert f"?endpoint__id__exact={busy.acme_endpoint.pk}" in endpoints
+    own = bob.get(f"/admin/hashes/delivery/?endpoint__id__exact={busy.acme_endpoint.pk}").content.decode()
+    assert "acme-hook" in own
+    other = bob.get(f"/admin/hashes/delivery/?endpoint__id__exact={busy.globex_endpoint.pk}").content.decode()
+    assert "globex-hook" not in other and "0 deliveries" in other
+    # No member filter that would list the other members to someone who sees only their own.
+    assert "By member" not in endpoints and "Globex Social" not in endpoints
 
 
 def test_the_member_directory_is_shared_but_other_members_people_are_not(cast) -> None:
