@@ -125,3 +125,52 @@ def test_someone_without_a_role_is_told_to_ask_for_one(db) -> None:
     nobody = user_create(actor=SYSTEM, username="nobody", member=None, role=None, password=PASSWORD)
     response = Client().post("/admin/login/", {"username": nobody.username, "password": PASSWORD})
     assert response.status_code == 200 and "has no role" in response.content.decode()
+
+
+# (list, action, who is offered it); the others are not offered it, or may not open the list.
+ACTIONS: list[tuple[str, str, str]] = [
+    ("/admin/hashes/reviewqueue/", "approve", VOTERS),
+    ("/admin/hashes/reviewqueue/", "reject", VOTERS),
+    ("/admin/hashes/batch/", "approve", VOTERS),
+    ("/admin/hashes/batch/", "reject", VOTERS),
+    ("/admin/hashes/submission/", "withdraw", "alice bob"),
+    ("/admin/hashes/fingerprint/", "retract", "stan"),
+    ("/admin/hashes/label/", "retire", "stan"),
+    ("/admin/hashes/label/", "restore", "stan"),
+    ("/admin/hashes/incident/", "close", "stan"),
+    ("/admin/hashes/delivery/", "redeliver", VOTERS),
+    ("/admin/members/member/", "suspend", "stan"),
+    ("/admin/members/member/", "reactivate", "stan"),
+    ("/admin/members/apitoken/", "revoke", ALL),
+    ("/admin/members/memberkey/", "revoke", "alice stan"),
+    ("/admin/members/endpoint/", "enable", "alice stan"),
+    ("/admin/members/endpoint/", "disable", "alice stan"),
+]
+
+
+@pytest.mark.parametrize("who", ALL.split())
+def test_each_role_is_offered_exactly_its_actions(cast, busy, voting_batch, signed, globex_key, who: str) -> None:
+    # The admin offers actions only on lists with rows: give every role's queue something.
+    from hashes.models import Label
+    from hashes.services.batches import batch_submit
+    from hashes.services.dedup import batch_deduplicate
+    from hashes.services.incidents import incident_declare
+
+    incident_declare(user=cast.stan, label=Label.objects.get(slug="content-incident"), title="Attack")
+    voting_batch(labels=["content-incident"])
+    batch_deduplicate(batch_id=batch_submit(user=cast.gina, envelope=signed(key=globex_key, member="globex")).batch.pk)
+    from members.services.tokens import token_create
+
+    token_create(actor=SYSTEM, user=getattr(cast, who), name="laptop")
+    client = Client()
+    client.force_login(getattr(cast, who))
+    pages: dict[str, str] = {}
+    wrong = []
+    for page, action, allowed in ACTIONS:
+        if page not in pages:
+            response = client.get(page)
+            pages[page] = response.content.decode() if response.status_code == 200 else ""
+        offered = f'<option value="{action}">' in pages[page]
+        if offered != (who in allowed.split()):
+            wrong.append(f"{page} {action}: {'offered' if offered else 'not offered'}")
+    assert wrong == []
