@@ -51,6 +51,7 @@ class WorkplaceSite(admin.AdminSite):
     login_form = WorkplaceLoginForm
     index_template = "admin/dashboard.html"
     enable_nav_sidebar = True
+    site_url = None  # no public site beside the API; the header links the API docs instead
 
     def has_permission(self, request: HttpRequest) -> bool:
         return may_enter(request.user)
