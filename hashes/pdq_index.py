@@ -625,7 +625,13 @@ def _nbk_join_parts(  # pragma: no cover - compiled
         c = np.int64(offsets[b1]) - np.int64(offsets[b0])
         if c > most:
             most = c
-    hp = np.empty((max(most, 1), 4), np.uint64)
+    # (two spare rows: pass 1 writes two candidate slots per probe, and pass 2 reads the
+    # hashes of all written slots before masking out those past the bucket's end)
+    hp = np.zeros((most + 2, 4), np.uint64)
+    size = lcum[R] * (big + 2) + 2
+    cpos = np.empty(size, np.int64)
+    clow = np.empty(size, np.uint32)
+    cd = np.empty(size, np.int64)
     n_out = 0
     for p in range(p_lo, p_hi):
         b0 = base_j + ((np.int64(p) << L) >> shift_j)
@@ -647,7 +653,6 @@ def _nbk_join_parts(  # pragma: no cover - compiled
             hp[k, 2] = h[row, 2]
             hp[k, 3] = h[row, 3]
         kp = np.int64(p) << L
-        last = n_rows - 1
         for m in range(n_h):
             w = hweight[m]
             if w > R:
@@ -655,64 +660,72 @@ def _nbk_join_parts(  # pragma: no cover - compiled
             n_l = lcum[R - w]
             g = p ^ hmasks[m]
             for t in range(gstart[g], gstart[g + 1]):
-                q0, q1, q2, q3 = qs[t, 0], qs[t, 1], qs[t, 2], qs[t, 3]
                 ql = qlow[t]
+                # pass 1: the probes' buckets -> candidate positions (no branch on a bucket's
+                # size unless it holds more than two rows)
+                nc = 0
                 for u in range(n_l):
                     key = kp | np.int64(ql ^ lmasks[u])
                     b = base_j + (key >> shift_j)
-                    s = np.int64(offsets[b])
-                    c = np.int64(offsets[b + 1]) - s
-                    if c > big:
-                        qflags[qid[t]] = 1
-                        continue
+                    st = np.int64(offsets[b])
+                    c = np.int64(offsets[b + 1]) - st
                     lowv = np.uint32(key & lowmask_j)
-                    # The first two rows of the bucket unconditionally (most buckets hold
-                    # 0, 1 or 2 rows; reads clamped into the partition, results masked):
-                    # no branch on the bucket's size in the common case.
-                    k0 = min(s - s0, last)
-                    k1 = min(s + 1 - s0, last)
-                    d0 = (
-                        _nbk_popcount(hp[k0, 0] ^ q0) + _nbk_popcount(hp[k0, 1] ^ q1)
-                        + _nbk_popcount(hp[k0, 2] ^ q2) + _nbk_popcount(hp[k0, 3] ^ q3)
+                    cpos[nc] = st
+                    cpos[nc + 1] = st + 1
+                    clow[nc] = lowv
+                    clow[nc + 1] = lowv
+                    if c > 2:
+                        if c > big:
+                            qflags[qid[t]] = 1
+                            c = 0
+                        else:
+                            for k in range(2, c):
+                                cpos[nc + k] = st + k
+                                clow[nc + k] = lowv
+                    nc += c
+                if nc == 0:
+                    continue
+                # pass 2: distances from the partition's cached hashes; keep those <= r
+                q0, q1, q2, q3 = qs[t, 0], qs[t, 1], qs[t, 2], qs[t, 3]
+                nm = 0
+                for k in range(nc):
+                    pos = cpos[k]
+                    x = pos - s0
+                    d = (
+                        _nbk_popcount(hp[x, 0] ^ q0)
+                        + _nbk_popcount(hp[x, 1] ^ q1)
+                        + _nbk_popcount(hp[x, 2] ^ q2)
+                        + _nbk_popcount(hp[x, 3] ^ q3)
                     )
-                    d1 = (
-                        _nbk_popcount(hp[k1, 0] ^ q0) + _nbk_popcount(hp[k1, 1] ^ q1)
-                        + _nbk_popcount(hp[k1, 2] ^ q2) + _nbk_popcount(hp[k1, 3] ^ q3)
-                    )
-                    hit = ((c > 0) & (d0 <= r)) | ((c > 1) & (d1 <= r))
-                    if not hit and c <= 2:
+                    keep = d <= r
+                    if has_low:
+                        keep = keep & (np.uint32(lowkeys[pos]) == clow[k])
+                    cpos[nm] = pos
+                    cd[nm] = d
+                    nm += np.int64(keep)
+                # pass 3 (matches only): tombstones, first table within its radius, output
+                for k in range(nm):
+                    pos = cpos[k]
+                    row = perm[pos]
+                    if has_dead and dead[row]:
                         continue
-                    for pos in range(s, s + c):
-                        if has_low and np.uint32(lowkeys[pos]) != lowv:
-                            continue
-                        k = pos - s0
-                        d = (
-                            _nbk_popcount(hp[k, 0] ^ q0)
-                            + _nbk_popcount(hp[k, 1] ^ q1)
-                            + _nbk_popcount(hp[k, 2] ^ q2)
-                            + _nbk_popcount(hp[k, 3] ^ q3)
-                        )
-                        if d > r:
-                            continue
-                        row = perm[pos]
-                        if has_dead and dead[row]:
-                            continue
-                        xw[0] = hp[k, 0] ^ q0
-                        xw[1] = hp[k, 1] ^ q1
-                        xw[2] = hp[k, 2] ^ q2
-                        xw[3] = hp[k, 3] ^ q3
-                        seen = False
-                        for j2 in range(j):
-                            if trad[j2] >= 0 and _nbk_popcount(_nbk_subkey(xw, j2, wa, wb, o, ro, rsh)) <= trad[j2]:
-                                seen = True
-                                break
-                        if seen:
-                            continue
-                        if n_out < cap:
-                            out_q[n_out] = qid[t]
-                            out_row[n_out] = row
-                            out_d[n_out] = d
-                        n_out += 1
+                    x = pos - s0
+                    xw[0] = hp[x, 0] ^ q0
+                    xw[1] = hp[x, 1] ^ q1
+                    xw[2] = hp[x, 2] ^ q2
+                    xw[3] = hp[x, 3] ^ q3
+                    seen = False
+                    for j2 in range(j):
+                        if trad[j2] >= 0 and _nbk_popcount(_nbk_subkey(xw, j2, wa, wb, o, ro, rsh)) <= trad[j2]:
+                            seen = True
+                            break
+                    if seen:
+                        continue
+                    if n_out < cap:
+                        out_q[n_out] = qid[t]
+                        out_row[n_out] = row
+                        out_d[n_out] = cd[k]
+                    n_out += 1
     return n_out
 
 
@@ -1277,6 +1290,13 @@ class PDQIndex:
         return np.concatenate(out_q), np.concatenate(out_row), np.concatenate(out_d), np.concatenate(big)
 
     # ---------------------------------------------------------------- numba batch join
+
+    def joins(self, n_queries: int, max_distance: int = DEFAULT_MAX_DISTANCE, *, method: str = "auto") -> bool:
+        """Whether :meth:`query_many` of ``n_queries`` hashes with this ``method`` would use the
+        batch join (whose ``threads`` are plain Python threads, safe in forked workers) when the
+        numba engine is in use."""
+        r = _check_radius(max_distance)
+        return bool(self._h.shape[0]) and r // _M <= _MAX_PROBE_RADIUS and self._join_pays(int(n_queries), r, method)
 
     def _join_pays(self, nq: int, r: int, method: str) -> bool:
         """Whether ``method`` means the batch join for ``nq`` queries at radius ``r``.

@@ -154,10 +154,15 @@ def _near(rest: list[tuple[int, str]], *, max_distance: int) -> dict[int, _Outco
     hashes = np.frombuffer(bytes.fromhex("".join(v for _, v in rest)), dtype=">u8").astype(np.uint64).reshape(-1, 4)
     published = published_pdq_index()
     own = PDQIndex.build(positions, hashes)
-    # The two passes are independent and the compiled kernel releases the GIL: run them side
+    # The two passes are independent and the compiled kernels release the GIL: run them side
     # by side (plain threads, not numba's thread pool, which is not safe in forked workers).
+    # A large batch against the published index takes the batch join, which also spreads
+    # itself over plain threads.
+    threads = 2 if published.joins(len(hashes), max_distance) else 1
     with ThreadPoolExecutor(max_workers=2) as pool:
-        against_published = pool.submit(published.query_many, hashes, max_distance) if len(published) else None
+        against_published = (
+            pool.submit(published.query_many, hashes, max_distance, threads=threads) if len(published) else None
+        )
         within_batch = pool.submit(own.query_many, hashes, max_distance)
         published_results = against_published.result() if against_published else None
         own_results = within_batch.result()
