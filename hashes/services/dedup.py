@@ -54,11 +54,8 @@ def batch_deduplicate(*, batch_id: int) -> Batch | None:
             return batch
         policy = policy_current()
         distance = policy.pdq_max_distance
-        rows = list(
-            BatchItem.objects.filter(batch_id=batch_id).order_by("position").values_list("position", "kind", "value", "labels")
-        )
-        items = [(position, kind, value) for position, kind, value, _ in rows]
-        carried = set(batch.labels).union(*(labels for *_, labels in rows))
+        items, item_labels = _items_and_labels(batch_id)
+        carried = set(batch.labels).union(item_labels)
         incident = Incident.objects.filter(closed__isnull=True, label__slug__in=carried).order_by("declared").first()
         outcomes = _outcomes(items, published=_published_equal(batch_id), max_distance=distance)
         _write(batch_id, outcomes)
@@ -129,6 +126,29 @@ def _outcomes(
     return found
 
 
+def _items_and_labels(batch_id: int) -> tuple[list[tuple[int, str, str]], set[str]]:
+    """The batch's (position, kind, value) in position order, and every label its items carry.
+
+    On PostgreSQL: a plain cursor for the 100k rows (no model or JSON decoding per row) and the
+    labels collected by the database, one row per distinct label.
+    """
+    if connection.vendor != "postgresql":
+        rows = list(
+            BatchItem.objects.filter(batch_id=batch_id).order_by("position").values_list("position", "kind", "value", "labels")
+        )
+        return [(position, kind, value) for position, kind, value, _ in rows], set().union(*(labels for *_, labels in rows))
+    table = BatchItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT position, kind, value FROM {table} WHERE batch_id = %s ORDER BY position", [batch_id])
+        items = cursor.fetchall()
+        cursor.execute(
+            f"SELECT DISTINCT label FROM {table}, jsonb_array_elements_text({table}.labels) AS label WHERE batch_id = %s",
+            [batch_id],
+        )
+        labels = {label for (label,) in cursor.fetchall()}
+    return items, labels
+
+
 def _published_equal(batch_id: int) -> dict[int, int]:
     """Positions of the batch whose (kind, value) is published and active → that fingerprint.
 
@@ -188,15 +208,21 @@ def _near(rest: list[tuple[int, str]], *, max_distance: int) -> dict[int, _Outco
 
 
 def _write(batch_id: int, outcomes: dict[int, _Outcome]) -> None:
-    """Everything `new`, then the others in one statement (PostgreSQL) or in bulk."""
-    BatchItem.objects.filter(batch_id=batch_id).update(
-        outcome=BatchItem.Outcome.NEW, match_fingerprint=None, match_position=None, distance=None
-    )
-    if not outcomes:
-        return
+    """Everything `new`, the others with their match: on PostgreSQL each row is updated once
+    (the others from one unnest, then the rest), elsewhere all `new` first, then the others."""
     rows = sorted(outcomes.items())
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {BatchItem._meta.db_table}
+                SET outcome = %s, match_fingerprint_id = NULL, match_position = NULL, distance = NULL
+                WHERE batch_id = %s AND NOT (position = ANY(%s::integer[]))
+                """,
+                [BatchItem.Outcome.NEW, batch_id, [p for p, _ in rows]],
+            )
+            if not rows:
+                return
             cursor.execute(
                 f"""
                 UPDATE {BatchItem._meta.db_table} AS item
@@ -215,6 +241,11 @@ def _write(batch_id: int, outcomes: dict[int, _Outcome]) -> None:
                     batch_id,
                 ],
             )
+        return
+    BatchItem.objects.filter(batch_id=batch_id).update(
+        outcome=BatchItem.Outcome.NEW, match_fingerprint=None, match_position=None, distance=None
+    )
+    if not rows:
         return
     # The embedded SQLite default: batches there are small, and an IN list of 100k would not fit.
     by_position = {item.position: item for item in BatchItem.objects.filter(batch_id=batch_id)}
