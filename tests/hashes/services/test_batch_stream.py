@@ -79,3 +79,34 @@ def test_a_failure_in_the_producer_thread_surfaces_and_stores_nothing(cast, sign
     with pytest.raises(RuntimeError, match="boom"):
         batch_submit(user=cast.bob, envelope=signed(items=[{"kind": "md5", "value": random_hex(32)} for _ in range(9)]))
     nothing_stored(before)
+
+
+# --- the batch reference, enforced once per statement instead of once per row (migration 0012) ---
+
+
+@pytest.mark.parametrize("how", ["orm", "sql"])
+def test_an_item_naming_a_missing_batch_is_refused(cast, signed, how: str) -> None:
+    from django.db import IntegrityError, transaction
+
+    batch = batch_submit(user=cast.bob, envelope=signed()).batch
+    with pytest.raises(IntegrityError), transaction.atomic():
+        if how == "orm":
+            BatchItem.objects.bulk_create([BatchItem(batch_id=batch.pk, position=1, kind="md5", value="a" * 32),
+                                           BatchItem(batch_id=batch.pk + 999, position=0, kind="md5", value="a" * 32)])
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("UPDATE hashes_batchitem SET batch_id = %s WHERE batch_id = %s", [batch.pk + 999, batch.pk])
+    assert BatchItem.objects.filter(batch=batch).count() == 1
+
+
+def test_a_batch_with_items_cannot_be_deleted_behind_djangos_back(cast, signed) -> None:
+    from django.db import IntegrityError, transaction
+
+    batch = batch_submit(user=cast.bob, envelope=signed()).batch
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM hashes_batch WHERE id = %s", [batch.pk])
+    assert Batch.objects.filter(pk=batch.pk).exists()
+    BatchItem.objects.filter(batch=batch).delete()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM hashes_batch WHERE id = %s", [batch.pk])
+    assert not Batch.objects.filter(pk=batch.pk).exists()
