@@ -296,6 +296,21 @@ def _nb_plan(r: int) -> tuple[I64Array, npt.NDArray[np.uint32], I64Array]:
     return tables.astype(np.int64), masks, trad
 
 
+@lru_cache(maxsize=256)
+def _join_masks(bits: int, radius: int) -> tuple[I64Array, I64Array]:
+    """Every mask of ``bits`` bits with at most ``radius`` bits set, by weight, and the weights."""
+    masks: list[int] = []
+    weights: list[int] = []
+    for k in range(min(radius, bits) + 1):
+        for combo in combinations(range(bits), k):
+            m = 0
+            for b in combo:
+                m |= 1 << b
+            masks.append(m)
+            weights.append(k)
+    return np.array(masks, dtype=np.int64), np.array(weights, dtype=np.int64)
+
+
 def _unique(x: I64Array) -> I64Array:
     """Sorted unique values (np.unique is hash-based and slow in numpy 2.4)."""
     s = np.sort(x)
@@ -560,6 +575,160 @@ def _nbk_scan_tasks_par(q, h, dead, r, chunk, cap, out_q, out_row, out_d, counts
         counts[t] = _nbk_scan_range(q, lo, min(nq, lo + chunk), h, dead, r, out_q, out_row, out_d, t * cap, cap, flags)
 
 
+# The batch join (``method="join"``): for a large batch, a table at a time, the probes
+# of all queries are visited in key order instead of query by query.  The table's
+# key space is cut into partitions of about ``_JOIN_PART_ROWS`` rows; the queries are
+# grouped by the partition of their own key, and for partition ``p`` the probes that
+# land in it are exactly those of the groups ``p ^ mh`` (``mh`` a flip of the
+# partition bits) combined with a flip ``ml`` of the remaining bits, of total weight
+# within the table's radius.  So no probe is stored or sorted, each partition's
+# ``offsets`` and ``perm`` are read once, sequentially, and its rows' hashes are
+# gathered once into a small cache-resident buffer: ~11 random DRAM reads per
+# indexed hash for the whole batch, instead of ~9,000 per query.
+_JOIN_PART_ROWS = 4096
+# A probe of a bucket with more rows than this defers its query to the per-query path
+# (which full-scans it if its candidates exceed the limit): huge buckets are rare and
+# the join would otherwise verify them once per probing query.
+_JOIN_BIG_BUCKET = 256
+# Matches per join task that fit in its first output buffer (a task with more is redone with
+# a buffer of the size it counted).
+_JOIN_CAP = 1 << 16
+# Below this many queries "auto" never joins (the per-query kernel's set-up is cheaper).
+_JOIN_MIN_QUERIES = 2048
+
+
+def _nbk_join_parts(  # pragma: no cover - compiled
+    qs, qid, qlow, gstart, h, perm, offsets, lowkeys, dead,  # noqa: ANN001
+    j, L, base_j, shift_j, lowmask_j, R, hmasks, hweight, lmasks, lcum,  # noqa: ANN001
+    trad, wa, wb, o, ro, rsh, r, big, p_lo, p_hi, out_q, out_row, out_d, cap, qflags,  # noqa: ANN001
+):
+    """Table ``j``, partitions ``p_lo..p_hi-1``: every (query, row) within ``r``.
+
+    ``qs``/``qid``/``qlow``: the queries' words, original indices and low ``L`` key bits,
+    sorted by partition (``gstart``: CSR over partitions).  ``hmasks`` (sorted by weight,
+    ``hweight``) flip partition bits, ``lmasks`` (sorted by weight; ``lcum[w]`` = how many
+    have weight <= w) flip the low bits.  Matches are reported under the same rule as
+    :func:`_nbk_mih_range` (first table within its radius, tombstones skipped).  Writes at
+    most ``cap`` matches and returns how many there are (the caller redoes the range with
+    a larger buffer if that is more than ``cap``).  Queries probing a bucket of more than
+    ``big`` rows get ``qflags[query] = 1``; the caller answers them another way.
+    """
+    has_low = lowkeys.shape[0] > 0
+    has_dead = dead.shape[0] > 0
+    n_h = hmasks.shape[0]
+    xw = np.empty(4, np.uint64)
+    # the largest partition of the range, for the gather buffer
+    most = 0
+    for p in range(p_lo, p_hi):
+        b0 = base_j + ((np.int64(p) << L) >> shift_j)
+        b1 = base_j + ((np.int64(p + 1) << L) >> shift_j)
+        c = np.int64(offsets[b1]) - np.int64(offsets[b0])
+        if c > most:
+            most = c
+    # (two spare rows: pass 1 writes two candidate slots per probe, and pass 2 reads the
+    # hashes of all written slots before masking out those past the bucket's end)
+    hp = np.zeros((most + 2, 4), np.uint64)
+    size = lcum[R] * (big + 2) + 2
+    cpos = np.empty(size, np.int64)
+    clow = np.empty(size, np.uint32)
+    cd = np.empty(size, np.int64)
+    n_out = 0
+    for p in range(p_lo, p_hi):
+        b0 = base_j + ((np.int64(p) << L) >> shift_j)
+        b1 = base_j + ((np.int64(p + 1) << L) >> shift_j)
+        s0 = np.int64(offsets[b0])
+        n_rows = np.int64(offsets[b1]) - s0
+        if n_rows == 0:
+            continue
+        # gather the partition's hashes in perm order (the only random DRAM reads)
+        ahead = min(n_rows, 16)
+        for k in range(ahead):
+            _nbk_prefetch(h, perm[s0 + k])
+        for k in range(n_rows):
+            if k + 16 < n_rows:
+                _nbk_prefetch(h, perm[s0 + k + 16])
+            row = perm[s0 + k]
+            hp[k, 0] = h[row, 0]
+            hp[k, 1] = h[row, 1]
+            hp[k, 2] = h[row, 2]
+            hp[k, 3] = h[row, 3]
+        kp = np.int64(p) << L
+        for m in range(n_h):
+            w = hweight[m]
+            if w > R:
+                break
+            n_l = lcum[R - w]
+            g = p ^ hmasks[m]
+            for t in range(gstart[g], gstart[g + 1]):
+                ql = qlow[t]
+                # pass 1: the probes' buckets -> candidate positions (no branch on a bucket's
+                # size unless it holds more than two rows)
+                nc = 0
+                for u in range(n_l):
+                    key = kp | np.int64(ql ^ lmasks[u])
+                    b = base_j + (key >> shift_j)
+                    st = np.int64(offsets[b])
+                    c = np.int64(offsets[b + 1]) - st
+                    lowv = np.uint32(key & lowmask_j)
+                    cpos[nc] = st
+                    cpos[nc + 1] = st + 1
+                    clow[nc] = lowv
+                    clow[nc + 1] = lowv
+                    if c > 2:
+                        if c > big:
+                            qflags[qid[t]] = 1
+                            c = 0
+                        else:
+                            for k in range(2, c):
+                                cpos[nc + k] = st + k
+                                clow[nc + k] = lowv
+                    nc += c
+                if nc == 0:
+                    continue
+                # pass 2: distances from the partition's cached hashes; keep those <= r
+                q0, q1, q2, q3 = qs[t, 0], qs[t, 1], qs[t, 2], qs[t, 3]
+                nm = 0
+                for k in range(nc):
+                    pos = cpos[k]
+                    x = pos - s0
+                    d = (
+                        _nbk_popcount(hp[x, 0] ^ q0)
+                        + _nbk_popcount(hp[x, 1] ^ q1)
+                        + _nbk_popcount(hp[x, 2] ^ q2)
+                        + _nbk_popcount(hp[x, 3] ^ q3)
+                    )
+                    keep = d <= r
+                    if has_low:
+                        keep = keep & (np.uint32(lowkeys[pos]) == clow[k])
+                    cpos[nm] = pos
+                    cd[nm] = d
+                    nm += np.int64(keep)
+                # pass 3 (matches only): tombstones, first table within its radius, output
+                for k in range(nm):
+                    pos = cpos[k]
+                    row = perm[pos]
+                    if has_dead and dead[row]:
+                        continue
+                    x = pos - s0
+                    xw[0] = hp[x, 0] ^ q0
+                    xw[1] = hp[x, 1] ^ q1
+                    xw[2] = hp[x, 2] ^ q2
+                    xw[3] = hp[x, 3] ^ q3
+                    seen = False
+                    for j2 in range(j):
+                        if trad[j2] >= 0 and _nbk_popcount(_nbk_subkey(xw, j2, wa, wb, o, ro, rsh)) <= trad[j2]:
+                            seen = True
+                            break
+                    if seen:
+                        continue
+                    if n_out < cap:
+                        out_q[n_out] = qid[t]
+                        out_row[n_out] = row
+                        out_d[n_out] = cd[k]
+                    n_out += 1
+    return n_out
+
+
 _nb_prange = range  # replaced by numba.prange when the kernels are compiled
 _nbk_popcount = None  # replaced by an LLVM ctpop intrinsic when the kernels are compiled
 _nbk_prefetch = None  # replaced by an LLVM prefetch intrinsic when the kernels are compiled
@@ -651,6 +820,7 @@ def _numba_kernels_setup() -> dict[str, object] | None:
     g["_nbk_subkey"] = jit(_nbk_subkey)
     g["_nbk_mih_range"] = jit(_nbk_mih_range)
     g["_nbk_scan_range"] = jit(_nbk_scan_range)
+    _NB_STATE["join"] = jit(_nbk_join_parts)
     _NB_STATE["mih"] = jit(_nbk_mih_tasks)
     _NB_STATE["mih_par"] = jit(_nbk_mih_tasks_par, parallel=True)
     _NB_STATE["scan"] = jit(_nbk_scan_tasks)
@@ -851,6 +1021,7 @@ class PDQIndex:
         threads: int = 1,
         chunk: int = 32,
         engine: str | None = None,
+        method: str = "auto",
     ) -> list[tuple[I64Array, npt.NDArray[np.int32]]]:
         """Batched :meth:`query`: one ``(ids, distances)`` pair of arrays per
         query hash, each sorted by distance then id.
@@ -871,13 +1042,24 @@ class PDQIndex:
         (numpy engine only) is how many queries are expanded at once
         (temporary memory is about 0.3 MB per query at r=31; 32 was fastest
         on the benchmark machine).
+
+        ``method`` (numba engine only; the numpy engine always probes query by
+        query): ``"probe"``, each query on its own; ``"join"``, the batch join
+        (a table at a time, all queries' probes visited in key order, see
+        ``_nbk_join_parts``; with ``threads > 1`` it runs on plain Python
+        threads, not numba's, so it is safe in forked workers); ``"auto"``
+        (default), the join when the batch's probes outnumber the index's
+        rows enough to pay for streaming every table (large batches against
+        large indexes, e.g. a 100k-item dedup).  Results are identical.
         """
+        if method not in ("auto", "join", "probe"):
+            raise ValueError(f"method must be 'auto', 'join' or 'probe', got {method!r}")
         q = _as_hashes(hashes)
         r = _check_radius(max_distance)
         use_numba = _resolve_engine(engine)
         if q.shape[0] == 0:
             return []
-        qi, ids, d = self._search(q, r, max(1, int(chunk)), max(1, int(threads)), use_numba)
+        qi, ids, d = self._search(q, r, max(1, int(chunk)), max(1, int(threads)), use_numba, method)
         order = np.lexsort((ids, d, qi))
         qi, ids, d = qi[order], ids[order], d[order].astype(np.int32)
         if q.shape[0] == 1:
@@ -886,7 +1068,7 @@ class PDQIndex:
         return list(zip(np.split(ids, bounds), np.split(d, bounds), strict=False))
 
     def _search(
-        self, q: U64Array, r: int, chunk: int = 32, threads: int = 1, use_numba: bool = False
+        self, q: U64Array, r: int, chunk: int = 32, threads: int = 1, use_numba: bool = False, method: str = "probe"
     ) -> tuple[I64Array, I64Array, npt.NDArray[np.uint32]]:
         """(query index, id, distance) for all matches, unsorted, deduplicated."""
         parts_q: list[npt.NDArray[np.int64]] = []
@@ -897,6 +1079,18 @@ class PDQIndex:
         if n:
             if r // _M > _MAX_PROBE_RADIUS:
                 scan = np.arange(nq)
+            elif use_numba and self._join_pays(nq, r, method):
+                qq, rows, d, deferred = self._join_numba(q, r, threads)
+                parts_q.append(qq)
+                parts_id.append(np.take(self._ids, rows))
+                parts_d.append(d)
+                scan = deferred[:0]
+                if deferred.size:  # queries that probed a huge bucket: per query, as below
+                    qq, rows, d, big = self._mih_numba(q[deferred], r, max(4096.0, self.scan_fraction * n), threads)
+                    parts_q.append(deferred[qq])
+                    parts_id.append(np.take(self._ids, rows))
+                    parts_d.append(d)
+                    scan = deferred[big]
             elif use_numba:
                 qq, rows, d, scan = self._mih_numba(q, r, max(4096.0, self.scan_fraction * n), threads)
                 parts_q.append(qq)
@@ -1094,6 +1288,109 @@ class PDQIndex:
         if len(out_q) == 1:
             return out_q[0], out_row[0], out_d[0], big[0]
         return np.concatenate(out_q), np.concatenate(out_row), np.concatenate(out_d), np.concatenate(big)
+
+    # ---------------------------------------------------------------- numba batch join
+
+    def joins(self, n_queries: int, max_distance: int = DEFAULT_MAX_DISTANCE, *, method: str = "auto") -> bool:
+        """Whether :meth:`query_many` of ``n_queries`` hashes with this ``method`` would use the
+        batch join (whose ``threads`` are plain Python threads, safe in forked workers) when the
+        numba engine is in use."""
+        r = _check_radius(max_distance)
+        return bool(self._h.shape[0]) and r // _M <= _MAX_PROBE_RADIUS and self._join_pays(int(n_queries), r, method)
+
+    def _join_pays(self, nq: int, r: int, method: str) -> bool:
+        """Whether ``method`` means the batch join for ``nq`` queries at radius ``r``.
+
+        ``"auto"``: when the batch makes at least two probes per indexed row and table
+        (each row's hash is then gathered once per table instead of read for many
+        candidates), and has at least ``_JOIN_MIN_QUERIES`` queries.
+        """
+        if method != "auto":
+            return method == "join"
+        probes = _probe_plan(r)[0].shape[0]
+        return nq >= _JOIN_MIN_QUERIES and nq * probes >= 2 * _M * self._h.shape[0]
+
+    def _join_numba(
+        self, q: U64Array, r: int, threads: int
+    ) -> tuple[I64Array, I64Array, npt.NDArray[np.int32], I64Array]:
+        """The main rows' matches of every query by the batch join (see ``_nbk_join_parts``).
+
+        Returns (query idx, row, distance) like :meth:`_mih_numba`, and the indices of the
+        queries the join left out (they probed a huge bucket): the caller answers those
+        with the per-query path, and the join's matches for them are dropped here.
+        """
+        nb = _numba_kernels()
+        assert nb is not None
+        lay = self._layout
+        n = self._h.shape[0]
+        nq = q.shape[0]
+        _, _, trad = _nb_plan(r)
+        lowkeys = _ro(np.zeros(0, np.uint16) if self._lowkeys is None else self._lowkeys)
+        dead = _ro(np.zeros(0, np.bool_) if self._dead is None else self._dead)
+        h, perm, offsets = _ro(self._h), _ro(self._perm), _ro(self._offsets)
+        consts = tuple(map(_ro, (trad, _NBK_WA, _NBK_WB, _NBK_O, _NBK_RO, _NBK_R)))
+        qflags = np.zeros(nq, np.uint8)
+        keys = _subkeys(q)  # (nq, 11)
+        out_q: list[I64Array] = []
+        out_row: list[I64Array] = []
+        out_d: list[npt.NDArray[np.int32]] = []
+        pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+        try:
+            for j in range(_M):
+                radius = int(trad[j])
+                if radius < 0:
+                    continue
+                bits = _SUB_BITS[j]
+                shift = int(lay.shift[j])
+                # partition bits: about _JOIN_PART_ROWS rows per partition, and partition
+                # boundaries on bucket boundaries (L >= shift)
+                hb = max(0, min(bits - shift, int(np.log2(max(n, 1) / _JOIN_PART_ROWS) + 0.5)))
+                low_bits = bits - hb
+                hmasks, hweight = _join_masks(hb, radius)
+                lmasks, lweight = _join_masks(low_bits, radius)
+                lcum = np.searchsorted(lweight, np.arange(radius + 1), side="right").astype(np.int64)
+                key = keys[:, j]
+                part = (key >> np.uint32(low_bits)).astype(np.int64)
+                order = np.argsort(part, kind="stable")
+                gstart = np.zeros((1 << hb) + 1, np.int64)
+                np.cumsum(np.bincount(part, minlength=1 << hb), out=gstart[1:])
+                qs = _ro(np.ascontiguousarray(q[order]))
+                qid = _ro(order.astype(np.int64))
+                qlow = _ro((key & np.uint32((1 << low_bits) - 1))[order])
+                fixed = (
+                    qs, qid, qlow, _ro(gstart), h, perm, offsets, lowkeys, dead,
+                    j, low_bits, int(lay.base[j]), shift, int(lay.lowmask[j]), radius,
+                    _ro(hmasks), _ro(hweight), _ro(lmasks), _ro(lcum), *consts, r, _JOIN_BIG_BUCKET,
+                )
+                n_parts = 1 << hb
+                n_tasks = min(n_parts, 1 if pool is None else 8 * threads)
+                bounds = [n_parts * t // n_tasks for t in range(n_tasks + 1)]
+
+                def task(t: int, fixed: tuple = fixed, bounds: list[int] = bounds) -> tuple:
+                    cap = _JOIN_CAP
+                    while True:
+                        bq, brow, bd = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int32)
+                        found = nb["join"](*fixed, bounds[t], bounds[t + 1], bq, brow, bd, cap, qflags)  # type: ignore[operator]
+                        if found <= cap:
+                            return bq[:found], brow[:found], bd[:found]
+                        cap = found
+
+                results = list(pool.map(task, range(n_tasks))) if pool is not None else [task(t) for t in range(n_tasks)]
+                for bq, brow, bd in results:
+                    out_q.append(bq)
+                    out_row.append(brow)
+                    out_d.append(bd)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        qq = np.concatenate(out_q) if out_q else np.zeros(0, np.int64)
+        rows = np.concatenate(out_row) if out_row else np.zeros(0, np.int64)
+        d = np.concatenate(out_d) if out_d else np.zeros(0, np.int32)
+        deferred = np.flatnonzero(qflags)
+        if deferred.size:
+            keep = qflags[qq] == 0
+            qq, rows, d = qq[keep], rows[keep], d[keep]
+        return qq, rows, d, deferred
 
     # ---------------------------------------------------------------- numpy engine
 

@@ -54,11 +54,8 @@ def batch_deduplicate(*, batch_id: int) -> Batch | None:
             return batch
         policy = policy_current()
         distance = policy.pdq_max_distance
-        rows = list(
-            BatchItem.objects.filter(batch_id=batch_id).order_by("position").values_list("position", "kind", "value", "labels")
-        )
-        items = [(position, kind, value) for position, kind, value, _ in rows]
-        carried = set(batch.labels).union(*(labels for *_, labels in rows))
+        items, item_labels = _items_and_labels(batch_id)
+        carried = set(batch.labels).union(item_labels)
         incident = Incident.objects.filter(closed__isnull=True, label__slug__in=carried).order_by("declared").first()
         outcomes = _outcomes(items, published=_published_equal(batch_id), max_distance=distance)
         _write(batch_id, outcomes)
@@ -129,22 +126,52 @@ def _outcomes(
     return found
 
 
+def _items_and_labels(batch_id: int) -> tuple[list[tuple[int, str, str]], set[str]]:
+    """The batch's (position, kind, value) in position order, and every label its items carry.
+
+    On PostgreSQL: a plain cursor for the 100k rows (no model or JSON decoding per row) and the
+    labels collected by the database, one row per distinct label.
+    """
+    if connection.vendor != "postgresql":
+        rows = list(
+            BatchItem.objects.filter(batch_id=batch_id).order_by("position").values_list("position", "kind", "value", "labels")
+        )
+        return [(position, kind, value) for position, kind, value, _ in rows], set().union(*(labels for *_, labels in rows))
+    table = BatchItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT position, kind, value FROM {table} WHERE batch_id = %s ORDER BY position", [batch_id])
+        items = cursor.fetchall()
+        cursor.execute(
+            f"SELECT DISTINCT label FROM {table}, jsonb_array_elements_text({table}.labels) AS label WHERE batch_id = %s",
+            [batch_id],
+        )
+        labels = {label for (label,) in cursor.fetchall()}
+    return items, labels
+
+
 def _published_equal(batch_id: int) -> dict[int, int]:
     """Positions of the batch whose (kind, value) is published and active → that fingerprint.
 
-    One join, walked by the planner as index look-ups on the (kind, value) unique index: ~1 s
-    for 100k items against 1M, where IN lists of 5,000 values each took ~13 s.
+    One index look-up per item on the (kind, value) unique index: ~1 s for 100k items against
+    1M or 10M, where IN lists of 5,000 values each took ~13 s. The look-up is a LATERAL
+    subquery with LIMIT 1 (exact: (kind, value) is unique) so that the planner cannot turn it
+    into a hash join over the whole fingerprint table, which it prefers once it knows a batch
+    has 100k items (7-8 s at 10M on the benchmark machine).
     """
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT item.position, fingerprint.id
             FROM {BatchItem._meta.db_table} AS item
-            JOIN {Fingerprint._meta.db_table} AS fingerprint
-              ON fingerprint.kind = item.kind AND fingerprint.value = item.value
-            WHERE item.batch_id = %s AND fingerprint.status = %s AND fingerprint.added_seq IS NOT NULL
+            CROSS JOIN LATERAL (
+                SELECT published.id FROM {Fingerprint._meta.db_table} AS published
+                WHERE published.kind = item.kind AND published.value = item.value
+                  AND published.status = %s AND published.added_seq IS NOT NULL
+                LIMIT 1
+            ) AS fingerprint
+            WHERE item.batch_id = %s
             """,
-            [batch_id, Fingerprint.Status.ACTIVE],
+            [Fingerprint.Status.ACTIVE, batch_id],
         )
         return dict(cursor.fetchall())
 
@@ -154,10 +181,15 @@ def _near(rest: list[tuple[int, str]], *, max_distance: int) -> dict[int, _Outco
     hashes = np.frombuffer(bytes.fromhex("".join(v for _, v in rest)), dtype=">u8").astype(np.uint64).reshape(-1, 4)
     published = published_pdq_index()
     own = PDQIndex.build(positions, hashes)
-    # The two passes are independent and the compiled kernel releases the GIL: run them side
+    # The two passes are independent and the compiled kernels release the GIL: run them side
     # by side (plain threads, not numba's thread pool, which is not safe in forked workers).
+    # A large batch against the published index takes the batch join, which also spreads
+    # itself over plain threads.
+    threads = 2 if published.joins(len(hashes), max_distance) else 1
     with ThreadPoolExecutor(max_workers=2) as pool:
-        against_published = pool.submit(published.query_many, hashes, max_distance) if len(published) else None
+        against_published = (
+            pool.submit(published.query_many, hashes, max_distance, threads=threads) if len(published) else None
+        )
         within_batch = pool.submit(own.query_many, hashes, max_distance)
         published_results = against_published.result() if against_published else None
         own_results = within_batch.result()
@@ -183,15 +215,21 @@ def _near(rest: list[tuple[int, str]], *, max_distance: int) -> dict[int, _Outco
 
 
 def _write(batch_id: int, outcomes: dict[int, _Outcome]) -> None:
-    """Everything `new`, then the others in one statement (PostgreSQL) or in bulk."""
-    BatchItem.objects.filter(batch_id=batch_id).update(
-        outcome=BatchItem.Outcome.NEW, match_fingerprint=None, match_position=None, distance=None
-    )
-    if not outcomes:
-        return
+    """Everything `new`, the others with their match: on PostgreSQL each row is updated once
+    (the others from one unnest, then the rest), elsewhere all `new` first, then the others."""
     rows = sorted(outcomes.items())
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {BatchItem._meta.db_table}
+                SET outcome = %s, match_fingerprint_id = NULL, match_position = NULL, distance = NULL
+                WHERE batch_id = %s AND NOT (position = ANY(%s::integer[]))
+                """,
+                [BatchItem.Outcome.NEW, batch_id, [p for p, _ in rows]],
+            )
+            if not rows:
+                return
             cursor.execute(
                 f"""
                 UPDATE {BatchItem._meta.db_table} AS item
@@ -210,6 +248,11 @@ def _write(batch_id: int, outcomes: dict[int, _Outcome]) -> None:
                     batch_id,
                 ],
             )
+        return
+    BatchItem.objects.filter(batch_id=batch_id).update(
+        outcome=BatchItem.Outcome.NEW, match_fingerprint=None, match_position=None, distance=None
+    )
+    if not rows:
         return
     # The embedded SQLite default: batches there are small, and an IN list of 100k would not fit.
     by_position = {item.position: item for item in BatchItem.objects.filter(batch_id=batch_id)}

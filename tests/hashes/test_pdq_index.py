@@ -523,3 +523,99 @@ def test_without_numba_auto_uses_numpy_and_numba_is_refused(
     assert same(index.query_many(queries[:10], R), ref)
     with pytest.raises(RuntimeError):
         index.query_many(queries[:10], R, engine="numba")
+
+
+# --- the batch join (method="join"): against brute force and the per-query engines -------------
+
+
+@needs_numba
+@pytest.mark.parametrize("bits", [0, 24])
+@pytest.mark.parametrize("r", [0, 10, 23, 31])
+def test_the_batch_join_equals_brute_force_and_both_per_query_engines(corpus: tuple, mutated: dict, bits: int, r: int) -> None:
+    """Both bucket layouts, tombstones, a delta with a removal, queries planted near all three."""
+    _, h_all, queries, _ = corpus
+    idx, ids, h = mutated[bits]
+    rng = np.random.default_rng(100 + r)
+    near = h_all[rng.choice(len(h_all), 1500, replace=False)]
+    planted = np.array([flip(row, int(k), rng) for row, k in zip(near, rng.integers(0, r + 2, size=len(near)), strict=True)])
+    extra = np.array([flip(h_all[row], int(k), rng) for row, k in zip((120, 200, 2700, 2960), (r, 0, r, 1), strict=True)])
+    qs = np.vstack([queries, planted, extra, random_hashes(rng, 500)])
+    want = brute_force(ids, h, qs, r)
+    probe = idx.query_many(qs, r, engine="numba", method="probe")
+    ref = idx.query_many(qs, r, engine="numpy")
+    assert as_pairs(ref) == want and same(probe, ref)
+    for threads in (1, 2):
+        assert same(idx.query_many(qs, r, engine="numba", method="join", threads=threads), ref), threads
+
+
+@needs_numba
+def test_the_batch_join_defers_queries_that_probe_huge_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cluster of near-copies makes big buckets: those queries take the per-query path (and its
+    full scan); the join's partial matches for them are dropped, nothing is lost or doubled."""
+    rng = np.random.default_rng(21)
+    center = random_hashes(rng, 1)[0]
+    cluster = np.array([flip(center, int(k), rng) for k in rng.integers(0, 12, size=2500)])
+    h = np.vstack([cluster, random_hashes(rng, 1500)])
+    ids = np.arange(len(h), dtype=np.int64) * 7
+    idx = PDQIndex.build(ids, h)
+    idx.remove(ids[:10])
+    queries = np.vstack([[flip(center, k, rng) for k in (0, 5, 20, 31)], h[2600:2605], random_hashes(rng, 300)])
+    deferred = []
+    original = PDQIndex._mih_numba
+
+    def spy(self: PDQIndex, q: np.ndarray, *args: object) -> tuple:
+        deferred.append(len(q))
+        return original(self, q, *args)
+
+    monkeypatch.setattr(PDQIndex, "_mih_numba", spy)
+    for big in (256, 3):
+        monkeypatch.setattr(pdq_index, "_JOIN_BIG_BUCKET", big)
+        for r in (10, 31):
+            want = brute_force(ids[10:], h[10:], queries, r)
+            deferred.clear()
+            got = idx.query_many(queries, r, engine="numba", method="join")
+            assert as_pairs(got) == want, (big, r)
+            assert deferred and deferred[0] >= 4, "the cluster queries should have been deferred"
+
+
+@needs_numba
+def test_the_batch_join_redoes_tasks_whose_matches_overflow_the_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(22)
+    center = random_hashes(rng, 1)[0]
+    cluster = np.array([flip(center, int(k), rng) for k in rng.integers(0, 25, size=300)])
+    h = np.vstack([cluster, random_hashes(rng, 3000)])
+    ids = np.arange(len(h), dtype=np.int64)
+    idx = PDQIndex.build(ids, h)
+    queries = np.vstack([[flip(center, k, rng) for k in (0, 4, 9)], h[::7]])
+    ref = idx.query_many(queries, R, engine="numpy")
+    monkeypatch.setattr(pdq_index, "_JOIN_CAP", 2)
+    for threads in (1, 2):
+        assert same(idx.query_many(queries, R, engine="numba", method="join", threads=threads), ref)
+
+
+@needs_numba
+def test_the_batch_join_works_on_a_read_only_mmap_snapshot(corpus: tuple, mutated: dict, tmp_path: Path) -> None:
+    _, _, queries, _ = corpus
+    idx, _, _ = mutated[24]
+    idx.save(tmp_path / "snap")
+    loaded = PDQIndex.load(tmp_path / "snap")
+    assert same(loaded.query_many(queries, R, engine="numba", method="join"), idx.query_many(queries, R, engine="numpy"))
+
+
+@needs_numba
+def test_auto_joins_large_batches_only(corpus: tuple, index: PDQIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, _, queries, _ = corpus
+    joins = []
+    original = PDQIndex._join_numba
+    monkeypatch.setattr(PDQIndex, "_join_numba", lambda self, *a: joins.append(1) or original(self, *a))
+    rng = np.random.default_rng(23)
+    batch = random_hashes(rng, pdq_index._JOIN_MIN_QUERIES)
+    ref = index.query_many(batch, R, engine="numba", method="probe")
+    assert not joins
+    assert same(index.query_many(batch, R, engine="numba"), ref) and joins  # 2,048 x 2,843 probes >> 11 x 3,000 rows
+    joins.clear()
+    index.query_many(queries, R, engine="numba")  # too few queries
+    index.query_many(batch, 5, engine="numba")  # 11 probes per query: not worth streaming every table
+    assert not joins
+    with pytest.raises(ValueError):
+        index.query_many(queries, R, method="merge")
