@@ -74,7 +74,9 @@ def release_publish_retractions(*, limit: int = 100_000) -> Release | None:
 
 
 def _add_fingerprints(batch: Batch, *, seq: int, now: Any) -> list[tuple[int, str, str, list[str]]]:
-    """INSERT … SELECT from the batch's items, one statement whatever the batch's size."""
+    """INSERT … SELECT from the batch's items, one statement whatever the batch's size. New
+    fingerprints get ids in the items' order (dedup's updates move item rows around the heap,
+    so without ORDER BY the order would be the table's)."""
     table, items = Fingerprint._meta.db_table, BatchItem._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -82,6 +84,7 @@ def _add_fingerprints(batch: Batch, *, seq: int, now: Any) -> list[tuple[int, st
             INSERT INTO {table} (kind, value, labels, quality, status, added_seq, first_batch_id, created)
             SELECT kind, value, labels, quality, %s, %s, batch_id, %s FROM {items}
             WHERE batch_id = %s AND outcome IN (%s, %s)
+            ORDER BY position  -- ids, and so the release's changes, follow the batch's order
             ON CONFLICT (kind, value) DO UPDATE
                 SET status = EXCLUDED.status, added_seq = EXCLUDED.added_seq, removed_seq = NULL,
                     retraction_queued = NULL, labels = EXCLUDED.labels, first_batch_id = EXCLUDED.first_batch_id
