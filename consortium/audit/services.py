@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
+import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -118,12 +120,38 @@ def audit_append(
         [AuditTreeNode(level=level, index=position, digest=digest) for (level, position), digest in tree.append(merkle.leaf_hash(body))]
     )
     if digests:
-        # Content-addressed: a document already stored (same bytes) keeps its first entry.
-        AuditDocument.objects.bulk_create(
-            [AuditDocument(sha256=digest, body=document, first_index=index) for digest, document in digests],
-            ignore_conflicts=True,
-        )
+        _documents_store(dict(digests), first_index=index)
     return row
+
+
+def _documents_store(documents: dict[str, bytes], *, first_index: int) -> None:
+    """Store the documents not stored yet; a document already stored (same bytes) keeps its
+    first entry. Precondition: the caller holds the audit head's row lock, so no other append
+    can store the same digest between the look-up and the insert.
+
+    On PostgreSQL they go in by binary COPY: as a query parameter a bytea travels as hex text,
+    twice its size, for the server to parse (0.2 s for an 11 MB batch envelope; COPY 0.06 s)."""
+    stored = set(AuditDocument.objects.filter(sha256__in=list(documents)).values_list("sha256", flat=True))
+    new = {digest: body for digest, body in documents.items() if digest not in stored}
+    if not new:
+        return
+    if connection.vendor != "postgresql":
+        AuditDocument.objects.bulk_create([AuditDocument(sha256=d, body=b, first_index=first_index) for d, b in new.items()])
+        return
+    stream = io.BytesIO()
+    stream.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0))  # signature, flags, no extension
+    for digest, body in new.items():
+        fields = [digest.encode(), body, AuditDocument._meta.get_field("media_type").default.encode(), struct.pack("!q", first_index)]
+        stream.write(struct.pack("!h", len(fields)))
+        for field in fields:
+            stream.write(struct.pack("!i", len(field)))
+            stream.write(field)
+    stream.write(struct.pack("!h", -1))
+    stream.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {AuditDocument._meta.db_table} (sha256, body, media_type, first_index) FROM STDIN WITH (FORMAT binary)", stream
+        )
 
 
 def checkpoint_sign() -> Checkpoint:

@@ -59,6 +59,15 @@ def test_documents_are_stored_once_by_sha256_and_listed_in_the_entry() -> None:
     assert bytes(stored.body) == first and stored.first_index == entry.index
 
 
+def test_documents_keep_every_byte_and_one_listed_twice_is_stored_once() -> None:
+    every_byte = bytes(range(256)) * 4096 + b"\x00"  # a megabyte, NULs and all: binary COPY on PostgreSQL
+    with transaction.atomic():
+        entry = audit_append(actor=SYSTEM, action="test.docs", subject="bytes", documents=[every_byte, every_byte])
+    stored = AuditDocument.objects.get()
+    assert bytes(stored.body) == every_byte and stored.first_index == entry.index
+    assert stored.media_type == "application/json"
+
+
 def test_a_rolled_back_append_leaves_no_node_and_no_document() -> None:
     class Boom(Exception):
         pass
