@@ -619,3 +619,13 @@ def test_auto_joins_large_batches_only(corpus: tuple, index: PDQIndex, monkeypat
     assert not joins
     with pytest.raises(ValueError):
         index.query_many(queries, R, method="merge")
+
+
+def test_the_warm_up_command_compiles_the_kernels() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("pdq_warm_up", stdout=out)
+    assert "done in" in out.getvalue()
