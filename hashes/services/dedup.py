@@ -156,9 +156,28 @@ def _published_equal(batch_id: int) -> dict[int, int]:
     1M or 10M, where IN lists of 5,000 values each took ~13 s. The look-up is a LATERAL
     subquery with LIMIT 1 (exact: (kind, value) is unique) so that the planner cannot turn it
     into a hash join over the whole fingerprint table, which it prefers once it knows a batch
-    has 100k items (7-8 s at 10M on the benchmark machine).
+    has 100k items (7-8 s at 10M on the benchmark machine). SQLite has no LATERAL: there the
+    same look-up is a correlated subquery per item.
     """
     with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(
+                f"""
+                SELECT position, fingerprint_id FROM (
+                    SELECT item.position, (
+                        SELECT published.id FROM {Fingerprint._meta.db_table} AS published
+                        WHERE published.kind = item.kind AND published.value = item.value
+                          AND published.status = %s AND published.added_seq IS NOT NULL
+                        LIMIT 1
+                    ) AS fingerprint_id
+                    FROM {BatchItem._meta.db_table} AS item
+                    WHERE item.batch_id = %s
+                ) AS matched
+                WHERE fingerprint_id IS NOT NULL
+                """,
+                [Fingerprint.Status.ACTIVE, batch_id],
+            )
+            return dict(cursor.fetchall())
         cursor.execute(
             f"""
             SELECT item.position, fingerprint.id
