@@ -13,6 +13,7 @@ duplicates only add the member as a source.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -235,9 +236,14 @@ def _near(rest: list[tuple[int, str]], *, max_distance: int) -> dict[int, _Outco
 
 def _write(batch_id: int, outcomes: dict[int, _Outcome]) -> None:
     """Everything `new`, the others with their match: on PostgreSQL each row is updated once
-    (the others from one unnest, then the rest), elsewhere all `new` first, then the others."""
+    (the others from one unnest, then the rest), elsewhere all `new` first, then the others.
+
+    On PostgreSQL the arrays travel as array literals (one text parameter each): psycopg2 turns
+    a list into an ARRAY[...] expression of one constant per element, which the server parses
+    and plans (~0.35 s for the five arrays of 43k outcomes)."""
     rows = sorted(outcomes.items())
     if connection.vendor == "postgresql":
+        positions = _array_literal(p for p, _ in rows)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
@@ -245,7 +251,7 @@ def _write(batch_id: int, outcomes: dict[int, _Outcome]) -> None:
                 SET outcome = %s, match_fingerprint_id = NULL, match_position = NULL, distance = NULL
                 WHERE batch_id = %s AND NOT (position = ANY(%s::integer[]))
                 """,
-                [BatchItem.Outcome.NEW, batch_id, [p for p, _ in rows]],
+                [BatchItem.Outcome.NEW, batch_id, positions],
             )
             if not rows:
                 return
@@ -259,11 +265,11 @@ def _write(batch_id: int, outcomes: dict[int, _Outcome]) -> None:
                 WHERE item.batch_id = %s AND item.position = v.position
                 """,
                 [
-                    [p for p, _ in rows],
-                    [o.outcome for _, o in rows],
-                    [o.fingerprint for _, o in rows],
-                    [o.position for _, o in rows],
-                    [o.distance for _, o in rows],
+                    positions,
+                    _array_literal(o.outcome for _, o in rows),
+                    _array_literal(o.fingerprint for _, o in rows),
+                    _array_literal(o.position for _, o in rows),
+                    _array_literal(o.distance for _, o in rows),
                     batch_id,
                 ],
             )
@@ -282,3 +288,8 @@ def _write(batch_id: int, outcomes: dict[int, _Outcome]) -> None:
         item.match_position, item.distance = result.position, result.distance
         changed.append(item)
     BatchItem.objects.bulk_update(changed, ["outcome", "match_fingerprint", "match_position", "distance"], batch_size=1000)
+
+
+def _array_literal(values: Iterable[int | str | None]) -> str:
+    """A PostgreSQL array literal of integers or plain words (outcomes), NULL for None."""
+    return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
