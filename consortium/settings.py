@@ -169,13 +169,18 @@ TEMPLATES = [
 # --- database ------------------------------------------------------------------------------------
 
 EMBEDDED = "DATABASE_URL" not in os.environ
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'consortium.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-        conn_health_checks=True,
-    )
-}
+_database_url = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'consortium.sqlite3'}")
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            _database_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0), conn_health_checks=True
+        )
+    }
+except (ValueError, dj_database_url.UnknownSchemeError):
+    raise ImproperlyConfigured(
+        f"DATABASE_URL={_database_url!r} is not a database URL: set it like postgres://user@host:5432/name, "
+        "or unset it for the embedded SQLite default."
+    ) from None
 if EMBEDDED:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

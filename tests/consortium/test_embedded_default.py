@@ -30,3 +30,10 @@ def test_the_demo_sets_up_the_embedded_default_with_a_release_and_batches_voting
         published = db.execute("SELECT count(*) FROM hashes_fingerprint WHERE added_seq = 1").fetchone()[0]
     assert statuses == ["published", "voting", "voting"]
     assert near == 6 and published == 25  # Globex's six re-uploads matched Acme's published hashes
+
+
+def test_a_database_url_that_is_not_one_is_named_with_what_to_set(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in EMBEDDED_UNSET} | {"CONSORTIUM_VAR_DIR": str(tmp_path), "DATABASE_URL": ""}
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "DATABASE_URL='' is not a database URL: set it like postgres://" in done.stderr
