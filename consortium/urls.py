@@ -26,6 +26,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path(".well-known/jwks.json", views.JWKSView.as_view(), name="jwks"),
+    path("problems/<slug:slug>", views.problem_type, name="problem-type"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
 ]

@@ -1,8 +1,9 @@
-"""Operational endpoints: liveness, readiness, and the consortium's public keys."""
+"""Operational endpoints: liveness, readiness, the consortium's public keys, problem types."""
 from __future__ import annotations
 
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -10,9 +11,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consortium.api import ProblemJSONResponse, problem_body
+from consortium.api import PROBLEM_BASE, ProblemJSONResponse, problem_body
 from consortium.celery import app as celery_app
 from consortium.keys.selectors import consortium_jwks
+from consortium.problems import PROBLEM_TYPES
+
+
+def problem_type(request: HttpRequest, slug: str) -> HttpResponse:
+    """What a problem `type` means and what to do: HTML, or JSON when the client asks for it."""
+    problem = PROBLEM_TYPES.get(slug)
+    if problem is None:
+        raise Http404(f"There is no problem type {slug!r}.")
+    uri = f"{PROBLEM_BASE}{slug}"
+    if "json" in request.headers.get("Accept", ""):
+        return JsonResponse({"type": uri, **problem._asdict()})
+    return TemplateResponse(request, "problem_type.html", {"problem": problem, "type": uri})
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
