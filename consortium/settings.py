@@ -295,6 +295,11 @@ WEBHOOK_RETRY_WINDOW = env_int("WEBHOOK_RETRY_WINDOW", 26 * 3600, minimum=60)
 WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 3 * 24 * 3600, minimum=60)
 # A release envelope larger than this is sent as {"seq", "url"} instead of inline.
 WEBHOOK_INLINE_MAX_BYTES = env_int("WEBHOOK_INLINE_MAX_BYTES", 256 * 1024, minimum=1024)
+# The server's public origin (https://consortium.example.org): makes the URLs in webhook data
+# absolute. Empty: they are relative to the server the member syncs from.
+PUBLIC_URL = env_str("PUBLIC_URL", "").rstrip("/")
+if PUBLIC_URL and not PUBLIC_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"PUBLIC_URL={PUBLIC_URL!r} is not an origin: set it like https://consortium.example.org, or leave it empty.")
 
 # --- signing -------------------------------------------------------------------------------------
 

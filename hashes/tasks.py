@@ -114,7 +114,7 @@ def propagate_release_task(seq: int) -> int:
 
     release = Release.objects.get(seq=seq)
     document = bytes(AuditDocument.objects.get(sha256=release.envelope_sha256).body)
-    data: dict = {"seq": seq, "url": f"/api/v1/releases/{seq}"}
+    data: dict = {"seq": seq, "url": f"{settings.PUBLIC_URL}/api/v1/releases/{seq}"}
     if len(document) <= settings.WEBHOOK_INLINE_MAX_BYTES:
         data = {"seq": seq, "envelope": json.loads(document)}
     return len(deliveries_create(event="release.published", data=data))

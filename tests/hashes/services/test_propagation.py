@@ -241,3 +241,22 @@ def test_at_most_the_cap_of_attempts_run_at_once_per_endpoint(cast, receiver, se
     Delivery.objects.filter(pk=first).update(attempt_started=None)
     assert delivery_attempt(delivery_id=second) == "delivered"
     assert Delivery.objects.get(pk=second).attempt_started is None
+
+
+def test_a_release_goes_inline_or_as_its_seq_and_public_url_when_large(cast, receiver, settings, published) -> None:
+    from hashes.tasks import propagate_release_task
+    from tests.hashes.conftest import random_hex
+
+    register(cast, receiver, events=["release.published"])
+    small = published()
+    assert propagate_release_task(small.seq) == 1
+    inline = json.loads(bytes(Delivery.objects.get().body))["data"]
+    assert inline["seq"] == small.seq and inline["envelope"]["signature"]
+    Delivery.objects.all().delete()
+
+    settings.WEBHOOK_INLINE_MAX_BYTES, settings.PUBLIC_URL = 1024, "https://consortium.example.org"
+    large = published(items=[{"kind": "md5", "value": random_hex(32)} for _ in range(40)])
+    assert propagate_release_task(large.seq) == 1
+    assert json.loads(bytes(Delivery.objects.get().body))["data"] == {
+        "seq": large.seq, "url": f"https://consortium.example.org/api/v1/releases/{large.seq}"
+    }
