@@ -26,6 +26,8 @@ from members.models import Role
 from members.permissions import ANY, STAFF, roles_of
 
 SUBMITTERS = frozenset({Role.ADMIN, Role.ANALYST})
+# Who votes: a member's analysts and admins, and staff (on fast-tracked batches only).
+VOTERS = SUBMITTERS | {STAFF}
 ADMINS = frozenset({Role.ADMIN})
 # Every role but the reader (a machine's sync and match account): people reading records.
 PEOPLE = frozenset({Role.ADMIN, Role.ANALYST, Role.AUDITOR})
@@ -48,6 +50,16 @@ def may(user: Any, roles: frozenset[str]) -> bool:
 def sees_everything(user: Any) -> bool:
     """Staff and auditors read every member's records; everyone else their own member's."""
     return user.is_staff or user.role == Role.AUDITOR
+
+
+def member_scoped(user: Any, queryset: QuerySet[Any], member_path: str | None) -> QuerySet[Any]:
+    """`queryset` as `user` may see it: everything for staff and auditors, or for shared records
+    (`member_path` None); otherwise only the rows whose `member_path` is the user's member."""
+    if member_path is None or sees_everything(user):
+        return queryset
+    if not user.member_id:
+        return queryset.none()
+    return queryset.filter(**{member_path: user.member_id})
 
 
 class RoleAdmin(admin.ModelAdmin):
@@ -90,11 +102,7 @@ class RoleAdmin(admin.ModelAdmin):
         return False  # nothing here is deleted: it is retired, revoked, suspended or closed
 
     def get_queryset_for(self, user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.member_path is None or sees_everything(user):
-            return queryset
-        if not user.member_id:
-            return queryset.none()
-        return queryset.filter(**{self.member_path: user.member_id})
+        return member_scoped(user, queryset, self.member_path)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return self.get_queryset_for(request.user, super().get_queryset(request))

@@ -57,12 +57,12 @@ class WorkplaceSite(admin.AdminSite):
         return may_enter(request.user)
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
-        from consortium.admin_access import PEOPLE, SUBMITTERS, may
+        from consortium.admin_access import PEOPLE, SUBMITTERS, VOTERS, may
 
         context = super().each_context(request)
         user = request.user
         links = [("Dashboard", reverse("admin:index", current_app=self.name))]
-        if user.is_authenticated and may(user, SUBMITTERS | {STAFF}):
+        if user.is_authenticated and may(user, VOTERS):
             links.append(("Review queue", reverse("admin:hashes_reviewqueue_changelist", current_app=self.name)))
         if user.is_authenticated and user.member_id and may(user, SUBMITTERS):
             links.append(("Our submissions", reverse("admin:hashes_submission_changelist", current_app=self.name)))

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince, timeuntil
 
-from consortium.admin_access import ADMINS, EVERYONE, PEOPLE, SUBMITTERS, RoleAdmin
+from consortium.admin_access import ADMINS, EVERYONE, PEOPLE, SUBMITTERS, VOTERS, RoleAdmin
 from consortium.audit.services import Actor
 from consortium.errors import DomainError
 from hashes import admin_pages, selectors
@@ -43,7 +43,6 @@ from members.models import Role
 from members.permissions import STAFF
 
 STAFF_ONLY = frozenset({STAFF})
-VOTERS = SUBMITTERS | STAFF_ONLY
 
 
 def pill(value: str, label: str) -> str:

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from consortium.admin_access import SUBMITTERS, may
+from consortium.admin_access import SUBMITTERS, VOTERS, may
 from consortium.audit.models import AuditEntry
 from consortium.audit.services import Actor
 from consortium.errors import DomainError
@@ -24,7 +24,6 @@ from hashes.models import Batch, BatchItem, Fingerprint, FingerprintSource, Opin
 from hashes.services.batches import batch_withdraw
 from hashes.services.opinions import fingerprint_retract, opinion_set
 from hashes.services.votes import vote_cast
-from members.permissions import STAFF
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -44,7 +43,7 @@ def _context(model_admin: ModelAdmin, request: HttpRequest, title: str, **extra:
 def _vote_refusal(user: Any, batch: Batch) -> str | None:
     """Why this user may not vote on this batch now, or None if they may (the service decides
     again when the vote arrives)."""
-    if not may(user, SUBMITTERS | {STAFF}):
+    if not may(user, VOTERS):
         return "Your role does not vote; analysts and admins do."
     if batch.status != Batch.Status.VOTING:
         return f"The batch is {batch.get_status_display().lower()}; votes are taken only while it is voting."
@@ -101,7 +100,7 @@ def _batch_post(request: HttpRequest, batch: Batch) -> HttpResponse:
     action = request.POST.get("do")
     try:
         if action == "vote":
-            if not may(request.user, SUBMITTERS | {STAFF}):
+            if not may(request.user, VOTERS):
                 raise PermissionDenied
             decision = request.POST.get("decision", "")
             reason = request.POST.get("reason", "").strip()

@@ -12,11 +12,11 @@ from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
-from consortium.admin_access import SUBMITTERS, may, sees_everything
+from consortium.admin_access import PEOPLE, SUBMITTERS, VOTERS, may, member_scoped, sees_everything
 from consortium.charts import Series, stacked_bars
 from hashes.models import Batch, Delivery, Fingerprint, Incident, Release, Vote
 from hashes.selectors import review_queue
-from members.models import Endpoint
+from members.models import Endpoint, Role
 from members.permissions import STAFF
 
 DAYS = 30
@@ -42,15 +42,7 @@ def _per_day(queryset: QuerySet[Any], field: str, days: list[date], *, split: st
 
 
 def _deliveries(user: Any) -> QuerySet[Delivery]:
-    if sees_everything(user):
-        return Delivery.objects.all()
-    return Delivery.objects.filter(endpoint__member_id=user.member_id) if user.member_id else Delivery.objects.none()
-
-
-def _endpoints(user: Any) -> QuerySet[Endpoint]:
-    if sees_everything(user):
-        return Endpoint.objects.all()
-    return Endpoint.objects.filter(member_id=user.member_id) if user.member_id else Endpoint.objects.none()
+    return member_scoped(user, Delivery.objects.all(), "endpoint__member")
 
 
 def dashboard_context(user: Any) -> dict[str, Any]:
@@ -84,7 +76,7 @@ def dashboard_context(user: Any) -> dict[str, Any]:
         ),
     ]
     queue = (
-        list(review_queue(user=user).select_related("member")[:5]) if may(user, SUBMITTERS | {STAFF}) else []
+        list(review_queue(user=user).select_related("member")[:5]) if may(user, VOTERS) else []
     )
     return {
         "queue": queue,
@@ -104,7 +96,7 @@ def _backlog(user: Any) -> list[dict[str, Any]]:
     """What waits for someone: each card a count, what it is, where to act, and whether it needs attention."""
     cards: list[dict[str, Any]] = []
     batches = reverse("admin:hashes_batch_changelist")
-    if may(user, SUBMITTERS | {STAFF}):
+    if may(user, VOTERS):
         waiting = review_queue(user=user).count()
         what = "awaiting our vote" if user.member_id else "fast-tracked, awaiting the staff vote"
         cards.append({"n": waiting, "what": what, "url": reverse("admin:hashes_reviewqueue_changelist"), "attention": waiting > 0})
@@ -116,13 +108,13 @@ def _backlog(user: Any) -> list[dict[str, Any]]:
         received=Count("pk", filter=Q(status=Batch.Status.RECEIVED)),
         approved=Count("pk", filter=Q(status=Batch.Status.APPROVED)),
     )
-    if may(user, SUBMITTERS | {STAFF, "auditor"}):
+    if may(user, VOTERS | {Role.AUDITOR}):
         cards.append({"n": counts["voting"], "what": "batches voting (all members)", "url": f"{batches}?status__exact=voting"})
         cards.append({"n": counts["received"], "what": "batches deduplicating", "url": f"{batches}?status__exact=received"})
         cards.append({"n": counts["approved"], "what": "approved, awaiting release", "url": f"{batches}?status__exact=approved", "attention": counts["approved"] > 0})
     queued = Fingerprint.objects.filter(retraction_queued__isnull=False, status=Fingerprint.Status.ACTIVE).count()
     cards.append({"n": queued, "what": "retractions queued", "url": reverse("admin:hashes_fingerprint_changelist")})
-    if may(user, frozenset({"admin", "analyst", "auditor", STAFF})):
+    if may(user, PEOPLE | {STAFF}):
         delivery = _deliveries(user).aggregate(
             pending=Count("pk", filter=Q(status=Delivery.Status.PENDING)),
             failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
@@ -130,9 +122,9 @@ def _backlog(user: Any) -> list[dict[str, Any]]:
         deliveries = reverse("admin:hashes_delivery_changelist")
         cards.append({"n": delivery["pending"], "what": "deliveries retrying or queued", "url": f"{deliveries}?status__exact=pending"})
         cards.append({"n": delivery["failed"], "what": "deliveries failed", "url": f"{deliveries}?status__exact=failed", "bad": delivery["failed"] > 0})
-        disabled = _endpoints(user).filter(enabled=False).count()
+        disabled = member_scoped(user, Endpoint.objects.filter(enabled=False), "member").count()
         cards.append({"n": disabled, "what": "endpoints disabled", "url": reverse("admin:members_endpoint_changelist") + "?enabled__exact=0", "bad": disabled > 0})
-    if user.is_staff or user.role == "auditor":
+    if sees_everything(user):
         from consortium.audit.selectors import audit_log_size, latest_checkpoint
 
         latest = latest_checkpoint()

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from consortium.errors import InvalidInput
 from hashes.kinds import NAMES, REGISTRY, KindError
-from hashes.models import Batch, BatchItem, Fingerprint, FingerprintSource, Label, Policy
+from hashes.models import Batch, BatchItem, Fingerprint, FingerprintSource, Label, Policy, Vote
 
 
 def policy_current() -> Policy:
@@ -171,10 +171,6 @@ def fingerprint_search(*, value: str, kind: str | None = None, max_distance: int
 def review_queue(*, user: Any) -> QuerySet[Batch]:
     """Batches awaiting the user's member's vote: voting, of another active member, not voted on
     by the member yet; for staff, fast-tracked batches without the staff vote. Oldest first."""
-    from django.db.models import Exists, OuterRef
-
-    from hashes.models import Vote
-
     voting = Batch.objects.filter(status=Batch.Status.VOTING, member__status="active").order_by("voting_opened", "id")
     if user.member_id:
         ours = Vote.objects.filter(batch=OuterRef("pk"), member_id=user.member_id)
