@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 
 from members.models import Role
 from members.permissions import ANY, STAFF, roles_of
@@ -118,6 +120,17 @@ class RoleAdmin(admin.ModelAdmin):
         if self.list_help:
             extra_context = {"subtitle": self.list_help, **(extra_context or {})}
         return super().changelist_view(request, extra_context)
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        # Django's admin turns a selected id that is not one into a 500 when it filters by it.
+        pk = self.model._meta.pk
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                pk.to_python(value)
+        except ValidationError:
+            self.message_user(request, "The selection names rows that are not ids here; select them again.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
 
     def __getattr__(self, name: str) -> Any:
         # `@admin.action(permissions=["vote"])` asks `has_vote_permission(request)`.

@@ -190,3 +190,26 @@ def test_only_staff_suspend_members_edit_the_policy_and_declare_incidents(cast) 
     client_of(cast.stan).post("/admin/members/member/", {"action": "suspend", "_selected_action": [cast.globex.pk]})
     assert Member.objects.get(pk=cast.globex.pk).status == "suspended"
     assert audit_actions(since=before) == ["member.suspended"]
+
+
+@pytest.mark.parametrize("page", ["/admin/hashes/reviewqueue/", "/admin/hashes/delivery/", "/admin/members/apitoken/"])
+def test_a_forged_selection_is_refused_with_a_message_not_a_500(cast, busy, page: str) -> None:
+    before = audit_size()
+    action = {"/admin/hashes/reviewqueue/": "approve", "/admin/hashes/delivery/": "redeliver"}.get(page, "revoke")
+    response = client_of(cast.alice).post(page, {"action": action, "_selected_action": ["abc", "1"], "apply": "1"}, follow=True)
+    assert response.status_code == 200
+    assert "The selection names rows that are not ids here; select them again." in messages_of(response)
+    assert audit_size() == before
+
+
+def test_bad_values_on_the_batch_and_fingerprint_pages_are_explained(cast, busy) -> None:
+    gina = client_of(cast.gina)
+    page = f"/admin/hashes/batch/{busy.queue[0].pk}/change/"
+    before = audit_size()
+    assert "decision is approve or reject." in messages_of(gina.post(page, {"do": "vote", "decision": "maybe"}, follow=True))
+    too_long = gina.post(page, {"do": "vote", "decision": "approve", "reason": "x" * 5001}, follow=True)
+    assert "reason is a text of at most 5000 characters." in messages_of(too_long)
+    opinion = gina.post(f"/admin/hashes/fingerprint/{busy.fingerprint.pk}/change/", {"do": "opinion", "opinion": "meh"}, follow=True)
+    assert "opinion is affirm or dispute." in messages_of(opinion)
+    assert audit_size() == before
+    assert gina.get("/admin/hashes/fingerprint/search/", {"q": "x" * 100_000, "distance": "-5"}).status_code == 200
